@@ -1,0 +1,86 @@
+/**
+ * `buildApp`: the Fastify instance with its plugins, error handling and routes. It never listens
+ * (`server.ts` does), so tests drive it with `app.inject()`.
+ */
+import { randomUUID } from 'node:crypto'
+import cors from '@fastify/cors'
+import swagger from '@fastify/swagger'
+import swaggerUi from '@fastify/swagger-ui'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import type { Config } from './config.ts'
+import { errorHandler, notFoundHandler, schemaErrorFormatter } from './http/errors.ts'
+import { healthRoutes } from './http/health.ts'
+import { identifyRoutes } from './http/identify.ts'
+import { RequestLog } from './http/request-log.ts'
+import { errorSchema } from './http/schemas.ts'
+import type { ContactStore } from './store/store.ts'
+
+export interface AppOptions {
+  readonly config: Config
+  readonly store: ContactStore
+  /** A pino logger; omitted means silent (tests). */
+  readonly logger?: FastifyBaseLogger
+}
+
+/**
+ * @example
+ * const app = await buildApp({ config: loadConfig({}), store })
+ * const res = await app.inject({ method: 'POST', url: '/identify', payload: { email: 'a@b.io' } })
+ */
+export async function buildApp({ config, store, logger }: AppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    ...(logger ? { loggerInstance: logger } : { logger: false }),
+    bodyLimit: config.bodyLimit,
+    requestIdHeader: 'x-request-id',
+    genReqId: () => randomUUID(),
+    logController: new RequestLog(),
+    // No type coercion: `true` is not a phone number and `12` is not an email.
+    ajv: {
+      customOptions: {
+        coerceTypes: false,
+        removeAdditional: false,
+        allErrors: false,
+        allowUnionTypes: true,
+        keywords: ['example'],
+      },
+    },
+    schemaErrorFormatter,
+  })
+
+  app.addSchema(errorSchema)
+  app.setErrorHandler(errorHandler)
+  app.setNotFoundHandler(notFoundHandler)
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id)
+  })
+
+  if (config.corsOrigins.length > 0) {
+    await app.register(cors, {
+      origin: config.corsOrigins.includes('*') ? true : [...config.corsOrigins],
+    })
+  }
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'Identity reconciliation',
+        description:
+          'Links contacts that share an email or a phone number into one identity (the BiteSpeed `/identify` contract).',
+        version: '0.1.0',
+      },
+      tags: [
+        { name: 'identity', description: 'Reconciliation' },
+        { name: 'operations', description: 'Health and readiness' },
+      ],
+    },
+  })
+  await app.register(swaggerUi, { routePrefix: '/docs' })
+
+  identifyRoutes(app, store)
+  healthRoutes(app, store)
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
+
+  await app.ready()
+  return app
+}

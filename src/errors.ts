@@ -1,0 +1,53 @@
+/**
+ * The error-code table. Every failure the service reports carries one of these stable codes;
+ * clients and tests match on the code, never on the message. `docs/errors.md` documents each.
+ */
+
+export const errorCodes = {
+  ERR_INVALID_INPUT: {
+    status: 400,
+    meaning: 'The request body or one of its values is invalid.',
+  },
+  ERR_NOT_FOUND: { status: 404, meaning: 'No such route or resource.' },
+  ERR_PAYLOAD_TOO_LARGE: {
+    status: 413,
+    meaning: 'The request body is larger than the configured limit.',
+  },
+  ERR_UNSUPPORTED_MEDIA_TYPE: {
+    status: 415,
+    meaning: 'The request body is not JSON.',
+  },
+  ERR_STORAGE_UNAVAILABLE: {
+    status: 503,
+    meaning: 'The database cannot be reached or is not answering in time.',
+  },
+  ERR_INTERNAL: {
+    status: 500,
+    meaning: 'A fault of the service itself; the details are in its log.',
+  },
+} as const
+
+export type ErrorCode = keyof typeof errorCodes
+
+/**
+ * A failure with a stable code. The HTTP layer turns it into
+ * `{ statusCode, code, error, message }`; the CLI prints `code: message`.
+ *
+ * @example
+ * throw new AppError('ERR_INVALID_INPUT', 'email must contain exactly one "@"')
+ */
+export class AppError extends Error {
+  readonly code: ErrorCode
+  readonly statusCode: number
+
+  constructor(code: ErrorCode, message: string, options?: ErrorOptions) {
+    super(message, options)
+    this.name = 'AppError'
+    this.code = code
+    this.statusCode = errorCodes[code].status
+  }
+}
+
+export function isAppError(value: unknown): value is AppError {
+  return value instanceof AppError
+}

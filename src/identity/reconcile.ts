@@ -1,0 +1,124 @@
+/**
+ * The reconciliation rules (SPEC §3, rules 1–3), pure: given a normalised request and every live
+ * contact of every identity it touches, decide what to change. Stores apply the decision inside
+ * their own transaction; the batch importer applies it to its in-memory index. Same rules, one place.
+ */
+import { byAge, type Contact, type IdentityView } from './contact.ts'
+import type { IdentifyInput } from './normalize.ts'
+
+/** A contact to insert; the store assigns its id. */
+export interface NewContact {
+  readonly email: string | null
+  readonly phoneNumber: string | null
+  readonly linkedId: number | null
+  readonly linkPrecedence: Contact['linkPrecedence']
+  readonly createdAt: number
+}
+
+/** What one request changes. */
+export interface Decision {
+  /** The surviving primary, or null when the request starts a new identity (rule 1). */
+  readonly primaryId: number | null
+  /** Primaries of other identities that become secondaries of `primaryId`, with their secondaries (rule 2). */
+  readonly demotedPrimaryIds: readonly number[]
+  /** The contact to create (rule 1 or 3), or null when the request brings nothing new. */
+  readonly create: NewContact | null
+}
+
+/**
+ * Decides rules 1–3 for one request.
+ *
+ * `touched` must hold every live contact of every identity that shares the request's email or
+ * phone number (the identities, whole, not just the matching rows); an empty list means no match.
+ *
+ * @example
+ * decide({ email: 'a@x.io', phoneNumber: null }, [], Date.now())
+ * // { primaryId: null, demotedPrimaryIds: [], create: { email: 'a@x.io', …, linkPrecedence: 'primary' } }
+ */
+export function decide(input: IdentifyInput, touched: readonly Contact[], now: number): Decision {
+  const primaries = touched.filter((c) => c.linkedId === null)
+  if (primaries.length === 0) {
+    return {
+      primaryId: null,
+      demotedPrimaryIds: [],
+      create: {
+        ...input,
+        linkedId: null,
+        linkPrecedence: 'primary',
+        createdAt: now,
+      },
+    }
+  }
+  primaries.sort(byAge)
+  const survivor = primaries[0] as Contact
+  const demotedPrimaryIds = primaries.slice(1).map((c) => c.id)
+
+  const bringsNewEmail = input.email !== null && !touched.some((c) => c.email === input.email)
+  const bringsNewPhone = input.phoneNumber !== null && !touched.some((c) => c.phoneNumber === input.phoneNumber)
+  const create: NewContact | null =
+    bringsNewEmail || bringsNewPhone
+      ? {
+          ...input,
+          linkedId: survivor.id,
+          linkPrecedence: 'secondary',
+          // Never older than its primary, even if this machine's clock went back (keeps I3).
+          createdAt: Math.max(now, survivor.createdAt),
+        }
+      : null
+  return { primaryId: survivor.id, demotedPrimaryIds, create }
+}
+
+/**
+ * The identity's contacts once `decision` is applied to `touched` and the new contact (if any)
+ * was given `createdId`. Used by stores that answer without reading back, and by the importer.
+ */
+export function applyDecision(touched: readonly Contact[], decision: Decision, createdId: number | null): Contact[] {
+  const { create } = decision
+  if (decision.primaryId === null) {
+    if (create === null || createdId === null) throw new TypeError('a new identity needs its created contact')
+    return [{ id: createdId, ...create }]
+  }
+  const primaryId = decision.primaryId
+  const demoted = new Set(decision.demotedPrimaryIds)
+  const contacts = touched.map((c): Contact => {
+    if (demoted.has(c.id) || (c.linkedId !== null && demoted.has(c.linkedId))) {
+      return { ...c, linkedId: primaryId, linkPrecedence: 'secondary' }
+    }
+    return c
+  })
+  if (create !== null) {
+    if (createdId === null) throw new TypeError('the created contact needs its id')
+    contacts.push({ id: createdId, ...create })
+  }
+  return contacts
+}
+
+/**
+ * The `/identify` answer for one identity's live contacts: primary's values first, the others in
+ * creation order, no nulls or repeats; secondary ids ascending.
+ *
+ * @example
+ * toIdentityView(contacts).primaryContatctId // 1
+ */
+export function toIdentityView(contacts: readonly Contact[]): IdentityView {
+  const ordered = [...contacts].sort(byAge)
+  const primary = ordered.find((c) => c.linkedId === null)
+  if (primary === undefined) throw new TypeError('an identity must have a primary contact')
+  const emails = new Set<string>()
+  const phoneNumbers = new Set<string>()
+  if (primary.email !== null) emails.add(primary.email)
+  if (primary.phoneNumber !== null) phoneNumbers.add(primary.phoneNumber)
+  const secondaryContactIds: number[] = []
+  for (const c of ordered) {
+    if (c.email !== null) emails.add(c.email)
+    if (c.phoneNumber !== null) phoneNumbers.add(c.phoneNumber)
+    if (c !== primary) secondaryContactIds.push(c.id)
+  }
+  secondaryContactIds.sort((a, b) => a - b)
+  return {
+    primaryContatctId: primary.id,
+    emails: [...emails],
+    phoneNumbers: [...phoneNumbers],
+    secondaryContactIds,
+  }
+}

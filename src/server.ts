@@ -1,0 +1,30 @@
+/**
+ * Entry point: config → store → app → listen. On SIGTERM/SIGINT it stops accepting connections,
+ * lets in-flight requests finish (up to SHUTDOWN_TIMEOUT_MS), then closes the database.
+ */
+import closeWithGrace from 'close-with-grace'
+import { buildApp } from './app.ts'
+import { loadConfig } from './config.ts'
+import { createLogger } from './logger.ts'
+import { openStore } from './store/open.ts'
+
+const config = loadConfig(process.env)
+const logger = createLogger(config.logLevel)
+
+try {
+  const store = await openStore(config)
+  const app = await buildApp({ config, store, logger })
+
+  closeWithGrace({ delay: config.shutdownTimeoutMs }, async ({ signal, err }) => {
+    if (err) logger.error({ err }, 'shutting down after an uncaught error')
+    else logger.info({ signal }, 'shutting down')
+    await app.close()
+    await store.close()
+  })
+
+  await app.listen({ host: config.host, port: config.port })
+  logger.info({ engine: store.engine, host: config.host, port: config.port }, 'identity service ready')
+} catch (err) {
+  logger.fatal({ err }, 'could not start')
+  process.exit(1)
+}

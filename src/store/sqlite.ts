@@ -1,0 +1,173 @@
+/**
+ * SQLite adapter (better-sqlite3). Each `identify` is one `BEGIN IMMEDIATE` transaction: the write
+ * lock is taken before the first read, so transactions from this process and from any other process
+ * on the same file run one at a time, and what they read is what they change. Within a process the
+ * driver is synchronous, so requests never interleave; across processes a busy lock is retried
+ * asynchronously (jittered backoff) instead of blocking the event loop or failing the request.
+ */
+import { mkdirSync } from 'node:fs'
+import { dirname } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import Database from 'better-sqlite3'
+import { AppError } from '../errors.ts'
+import type { Contact, IdentityView } from '../identity/contact.ts'
+import type { IdentifyInput } from '../identity/normalize.ts'
+import { applyDecision, decide, toIdentityView } from '../identity/reconcile.ts'
+import { migrations } from './migrations.ts'
+import type { ContactStore, StoredContact } from './store.ts'
+
+export interface SqliteStoreOptions {
+  /** File path, or `:memory:` for a private in-memory database (tests). */
+  readonly path: string
+  /** `normal` (default): a commit survives a process crash. `full`: it also survives power loss. */
+  readonly synchronous?: 'normal' | 'full'
+  /** How long a request may wait for another process's write lock before `503`. */
+  readonly lockWaitMs?: number
+}
+
+const CONTACT_COLUMNS = `id, email, phone_number AS phoneNumber, linked_id AS linkedId,
+  link_precedence AS linkPrecedence, created_at AS createdAt`
+
+// Every live contact of every identity that shares the email or the phone number. The roots are
+// the primaries' ids (a secondary points at its primary, I1); each index lookup is by value or by
+// link, so the cost follows the size of the identities touched, never the size of the table.
+const LOAD_TOUCHED = `
+  WITH roots(id) AS (
+    SELECT coalesce(linked_id, id) FROM contact WHERE email = @email AND deleted_at IS NULL
+    UNION
+    SELECT coalesce(linked_id, id) FROM contact WHERE phone_number = @phoneNumber AND deleted_at IS NULL
+  )
+  SELECT ${CONTACT_COLUMNS} FROM contact WHERE id IN (SELECT id FROM roots) AND deleted_at IS NULL
+  UNION ALL
+  SELECT ${CONTACT_COLUMNS} FROM contact WHERE linked_id IN (SELECT id FROM roots) AND deleted_at IS NULL`
+
+const BUSY_CODES = new Set(['SQLITE_BUSY', 'SQLITE_LOCKED', 'SQLITE_BUSY_SNAPSHOT', 'SQLITE_BUSY_RECOVERY'])
+
+export class SqliteStore implements ContactStore {
+  readonly engine = 'sqlite'
+  /** The underlying connection, for the batch importer and tests that inspect the file. */
+  readonly db: Database.Database
+  readonly #lockWaitMs: number
+  readonly #identifyTx: Database.Transaction<(input: IdentifyInput, now: number) => IdentityView>
+  #closed = false
+
+  constructor(options: SqliteStoreOptions) {
+    this.#lockWaitMs = options.lockWaitMs ?? 15000
+    const inMemory = options.path === ':memory:' || options.path.startsWith('file::memory:')
+    if (!inMemory) mkdirSync(dirname(options.path), { recursive: true })
+    try {
+      this.db = new Database(options.path)
+    } catch (err) {
+      throw storageError(err, `cannot open the SQLite database at ${options.path}`)
+    }
+    const db = this.db
+    // A generous wait while opening and migrating, when several processes may start together.
+    db.pragma('busy_timeout = 10000')
+    if (!inMemory) db.pragma('journal_mode = WAL')
+    db.pragma(`synchronous = ${options.synchronous ?? 'normal'}`)
+    migrate(db)
+    // In steady state a busy lock is retried asynchronously (see identify), not waited for here.
+    db.pragma('busy_timeout = 0')
+
+    const load = db.prepare<[IdentifyInput], Contact>(LOAD_TOUCHED)
+    const demote = db.prepare<[{ primaryId: number; now: number; demotedId: number }]>(
+      `UPDATE contact SET linked_id = @primaryId, link_precedence = 'secondary', updated_at = @now
+       WHERE id = @demotedId OR linked_id = @demotedId`,
+    )
+    const insert = db.prepare<[string | null, string | null, number | null, string, number, number]>(
+      `INSERT INTO contact (email, phone_number, linked_id, link_precedence, created_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?)`,
+    )
+    this.#identifyTx = db.transaction((input: IdentifyInput, now: number) => {
+      const touched = load.all(input)
+      const decision = decide(input, touched, now)
+      for (const demotedId of decision.demotedPrimaryIds) {
+        demote.run({ primaryId: decision.primaryId as number, now, demotedId })
+      }
+      let createdId: number | null = null
+      if (decision.create !== null) {
+        const c = decision.create
+        const result = insert.run(c.email, c.phoneNumber, c.linkedId, c.linkPrecedence, c.createdAt, c.createdAt)
+        createdId = Number(result.lastInsertRowid)
+      }
+      return toIdentityView(applyDecision(touched, decision, createdId))
+    })
+  }
+
+  async identify(input: IdentifyInput): Promise<IdentityView> {
+    const deadline = Date.now() + this.#lockWaitMs
+    for (let attempt = 0; ; attempt++) {
+      if (this.#closed) throw new AppError('ERR_STORAGE_UNAVAILABLE', 'the database is closed (shutting down)')
+      try {
+        return this.#identifyTx.immediate(input, Date.now())
+      } catch (err) {
+        if (!isBusy(err)) throw storageError(err, 'the SQLite database failed')
+        if (Date.now() >= deadline) {
+          throw new AppError(
+            'ERR_STORAGE_UNAVAILABLE',
+            `the SQLite database stayed locked by another process for ${this.#lockWaitMs} ms`,
+          )
+        }
+        await sleep(Math.random() * Math.min(2 ** attempt, 25))
+      }
+    }
+  }
+
+  async listContacts(): Promise<StoredContact[]> {
+    return this.db
+      .prepare<[], StoredContact>(
+        `SELECT ${CONTACT_COLUMNS}, updated_at AS updatedAt, deleted_at AS deletedAt FROM contact ORDER BY id`,
+      )
+      .all()
+  }
+
+  async ping(): Promise<void> {
+    if (this.#closed) throw new AppError('ERR_STORAGE_UNAVAILABLE', 'the database is closed (shutting down)')
+    try {
+      this.db.prepare('SELECT count(*) FROM schema_migrations').get()
+    } catch (err) {
+      throw storageError(err, 'the SQLite database does not answer')
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    this.db.close()
+  }
+}
+
+/** Applies pending migrations under the write lock, so simultaneous starts apply each one once. */
+function migrate(db: Database.Database): void {
+  db.transaction(() => {
+    db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+      version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`)
+    const row = db.prepare<[], { v: number | null }>('SELECT max(version) AS v FROM schema_migrations').get()
+    const current = row?.v ?? 0
+    const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)')
+    for (const m of migrations) {
+      if (m.version <= current) continue
+      db.exec(m.sql.sqlite)
+      record.run(m.version, m.name, Date.now())
+    }
+  }).immediate()
+}
+
+function isBusy(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && BUSY_CODES.has((err as { code?: string }).code ?? '')
+}
+
+/** Driver failures become `ERR_STORAGE_UNAVAILABLE` (disk full, I/O error, file gone, read-only…). */
+function storageError(err: unknown, message: string): Error {
+  if (err instanceof AppError) return err
+  const code = (err as { code?: unknown })?.code
+  if (typeof code === 'string' && code.startsWith('SQLITE_') && !code.startsWith('SQLITE_CONSTRAINT')) {
+    return new AppError('ERR_STORAGE_UNAVAILABLE', `${message} (${code})`, {
+      cause: err,
+    })
+  }
+  if (err instanceof TypeError && /database connection is not open/.test(err.message)) {
+    return new AppError('ERR_STORAGE_UNAVAILABLE', 'the database is closed (shutting down)', { cause: err })
+  }
+  return err as Error
+}
