@@ -23,7 +23,10 @@ try {
   })
 
   await app.listen({ host: config.host, port: config.port })
-  logger.info({ engine: store.engine, host: config.host, port: config.port }, 'identity service ready')
+  const address = app.server.address()
+  const port = typeof address === 'object' && address !== null ? address.port : config.port
+  // Tests and supervisors wait for this line; with PORT=0 it names the port the system chose.
+  logger.info({ engine: store.engine, host: config.host, port }, 'identity service ready')
 } catch (err) {
   logger.fatal({ err }, 'could not start')
   process.exit(1)
