@@ -104,10 +104,9 @@ export function toIdentityView(contacts: readonly Contact[]): IdentityView {
   const ordered = [...contacts].sort(byAge)
   const primary = ordered.find((c) => c.linkedId === null)
   if (primary === undefined) throw new TypeError('an identity must have a primary contact')
+  // The primary is the oldest contact (I3), so creation order already puts its values first.
   const emails = new Set<string>()
   const phoneNumbers = new Set<string>()
-  if (primary.email !== null) emails.add(primary.email)
-  if (primary.phoneNumber !== null) phoneNumbers.add(primary.phoneNumber)
   const secondaryContactIds: number[] = []
   for (const c of ordered) {
     if (c.email !== null) emails.add(c.email)
