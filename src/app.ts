@@ -47,6 +47,8 @@ export async function buildApp({ config, store, logger }: AppOptions): Promise<F
     schemaErrorFormatter,
   })
 
+  // JSON only: without this, Fastify's built-in text/plain parser would turn a 415 into a confusing 400.
+  app.removeContentTypeParser('text/plain')
   app.addSchema(errorSchema)
   app.setErrorHandler(errorHandler)
   app.setNotFoundHandler(notFoundHandler)

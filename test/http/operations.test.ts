@@ -1,0 +1,111 @@
+/**
+ * Everything around /identify: health and readiness, the OpenAPI document and docs page, CORS,
+ * request ids, and the error-code table against docs/errors.md.
+ */
+import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
+import { after, describe, test } from 'node:test'
+import { buildApp } from '../../src/app.ts'
+import { loadConfig } from '../../src/config.ts'
+import { errorCodes } from '../../src/errors.ts'
+import { engines } from '../support/engines.ts'
+
+for (const engine of engines()) {
+  describe(`operations (${engine.name})`, () => {
+    test('/healthz and /readyz answer; /readyz fails with 503 once storage is gone', async () => {
+      const db = await engine.open()
+      const app = await buildApp({ config: loadConfig({}), store: db.store })
+      try {
+        assert.deepEqual((await app.inject('/healthz')).json(), { status: 'ok' })
+        const ready = await app.inject('/readyz')
+        assert.equal(ready.statusCode, 200)
+        assert.deepEqual(ready.json(), { status: 'ready' })
+        await db.store.close()
+        const gone = await app.inject('/readyz')
+        assert.equal(gone.statusCode, 503)
+        assert.equal(gone.json().code, 'ERR_STORAGE_UNAVAILABLE')
+        const identify = await app.inject({ method: 'POST', url: '/identify', payload: { email: 'a@b.io' } })
+        assert.equal(identify.statusCode, 503)
+        assert.equal(identify.json().code, 'ERR_STORAGE_UNAVAILABLE')
+        assert.deepEqual((await app.inject('/healthz')).json(), { status: 'ok' }, 'alive even without storage')
+      } finally {
+        await app.close()
+        await db.drop()
+      }
+    })
+  })
+}
+
+describe('documentation and cross-cutting behaviour', async () => {
+  const db = await engines()[0]!.open()
+  const app = await buildApp({ config: loadConfig({}), store: db.store })
+  const withCors = await buildApp({ config: loadConfig({ CORS_ORIGINS: 'https://shop.example' }), store: db.store })
+  after(async () => {
+    await app.close()
+    await withCors.close()
+    await db.drop()
+  })
+
+  test('/openapi.json is an OpenAPI 3 document generated from the route schemas', async () => {
+    const res = await app.inject('/openapi.json')
+    assert.equal(res.statusCode, 200)
+    const doc = res.json()
+    assert.match(doc.openapi, /^3\./)
+    const op = doc.paths['/identify'].post
+    const body = op.requestBody.content['application/json'].schema
+    assert.deepEqual(Object.keys(body.properties), ['email', 'phoneNumber'])
+    const ok = op.responses['200'].content['application/json'].schema
+    assert.ok(ok.properties.contact.properties.primaryContatctId, 'the task spelling is documented')
+    for (const status of ['400', '413', '415', '503']) assert.ok(op.responses[status], `documents ${status}`)
+    assert.ok(doc.paths['/healthz'] && doc.paths['/readyz'])
+  })
+
+  test('/docs serves the interactive documentation', async () => {
+    const res = await app.inject('/docs/')
+    assert.equal(res.statusCode, 200)
+    assert.match(res.headers['content-type'] as string, /text\/html/)
+    assert.match(res.body, /swagger/i)
+  })
+
+  test('CORS is off by default', async () => {
+    const res = await app.inject({ method: 'OPTIONS', url: '/identify', headers: { origin: 'https://shop.example' } })
+    assert.equal(res.headers['access-control-allow-origin'], undefined)
+    const post = await app.inject({
+      method: 'POST',
+      url: '/identify',
+      payload: { email: 'cors@x.io' },
+      headers: { origin: 'https://shop.example' },
+    })
+    assert.equal(post.headers['access-control-allow-origin'], undefined)
+  })
+
+  test('CORS_ORIGINS allows the listed origins only', async () => {
+    const preflight = await withCors.inject({
+      method: 'OPTIONS',
+      url: '/identify',
+      headers: {
+        origin: 'https://shop.example',
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'content-type',
+      },
+    })
+    assert.equal(preflight.statusCode, 204)
+    assert.equal(preflight.headers['access-control-allow-origin'], 'https://shop.example')
+    const other = await withCors.inject({ method: 'GET', url: '/healthz', headers: { origin: 'https://evil.example' } })
+    assert.equal(other.headers['access-control-allow-origin'], undefined)
+  })
+
+  test('every response carries a request id; a caller-supplied one is kept', async () => {
+    const generated = await app.inject('/healthz')
+    assert.match(generated.headers['x-request-id'] as string, /^[0-9a-f-]{36}$/)
+    const given = await app.inject({ url: '/healthz', headers: { 'x-request-id': 'order-42' } })
+    assert.equal(given.headers['x-request-id'], 'order-42')
+  })
+
+  test('docs/errors.md documents every error code with its status', () => {
+    const doc = readFileSync(new URL('../../docs/errors.md', import.meta.url), 'utf8')
+    for (const [code, { status }] of Object.entries(errorCodes)) {
+      assert.match(doc, new RegExp(`\\| \`${code}\` \\| ${status} \\|`), `${code} is in docs/errors.md`)
+    }
+  })
+})
