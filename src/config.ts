@@ -21,6 +21,8 @@ export interface Config {
   readonly dbPoolSize: number
   /** PostgreSQL per-statement timeout. */
   readonly dbStatementTimeoutMs: number
+  /** How long start-up waits for an unreachable PostgreSQL before giving up (0: fail at once). */
+  readonly dbStartupWaitMs: number
 }
 
 export const DEFAULT_DATABASE_URL = 'sqlite:./data/contacts.db'
@@ -70,6 +72,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     sqliteSynchronous,
     dbPoolSize: integer(env, 'DB_POOL_SIZE', 10, 1, 1000),
     dbStatementTimeoutMs: integer(env, 'DB_STATEMENT_TIMEOUT_MS', 5000, 0, 3600000),
+    dbStartupWaitMs: integer(env, 'DB_STARTUP_WAIT_MS', 30000, 0, 3600000),
   })
 }
 

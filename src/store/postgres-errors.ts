@@ -1,0 +1,107 @@
+/**
+ * What a PostgreSQL failure means for the caller: contention to retry in a new transaction, a lost
+ * connection to retry on a fresh one, storage that is unavailable (`503`), or a fault of our own.
+ * SQLSTATE codes are the contract here; PostgreSQL, CockroachDB and YugabyteDB share them.
+ */
+import { AppError } from '../errors.ts'
+
+/** The unique index that makes I4 hold; two transactions inserting one fact race on it. */
+export const FACT_INDEX = 'contact_fact'
+
+/**
+ * SQLSTATEs that mean "another transaction got in the way; run yours again":
+ * 40001 serialization_failure, 40P01 deadlock_detected, 40003 statement_completion_unknown
+ * (CockroachDB's ambiguous commit: safe to rerun because `/identify` is idempotent).
+ */
+const CONTENTION = new Set(['40001', '40P01', '40003'])
+
+/** Node socket errors and pg client messages that mean the connection is gone, not the data wrong. */
+const SOCKET_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+])
+const LOST_MESSAGES =
+  /Connection terminated|Client has encountered a connection error|connection timeout|Query read timeout|Client was closed|not queryable/i
+
+interface PgLikeError {
+  code?: unknown
+  constraint?: unknown
+  message?: unknown
+}
+
+function fields(err: unknown): PgLikeError {
+  return typeof err === 'object' && err !== null ? (err as PgLikeError) : {}
+}
+
+/**
+ * True when the transaction lost a race and a fresh attempt will decide again on newer data.
+ *
+ * @example
+ * isContention({ code: '40001' }) // true
+ * isContention({ code: '23505', constraint: 'contact_fact' }) // true: a concurrent insert of the same fact
+ */
+export function isContention(err: unknown): boolean {
+  const { code, constraint } = fields(err)
+  if (typeof code !== 'string') return false
+  return CONTENTION.has(code) || (code === '23505' && constraint === FACT_INDEX)
+}
+
+/**
+ * True when the connection (not the statement) failed: the server terminated the session
+ * (`pg_terminate_backend`, restart, failover), the socket broke, or a timeout fired. The client
+ * that saw it must be discarded, not returned to the pool.
+ *
+ * @example
+ * isConnectionLost({ code: '57P01' }) // true: terminating connection due to administrator command
+ */
+export function isConnectionLost(err: unknown): boolean {
+  const { code, message } = fields(err)
+  if (typeof code === 'string') {
+    // 08: connection exception; 57P01–57P05: admin/crash shutdown, cannot connect now, idle timeouts.
+    if (code.startsWith('08') || /^57P0[1-5]$/.test(code)) return true
+    if (SOCKET_CODES.has(code)) return true
+  }
+  if (err instanceof AggregateError) return err.errors.some(isConnectionLost)
+  return typeof message === 'string' && LOST_MESSAGES.test(message)
+}
+
+/**
+ * True when the failure is the database's state rather than our SQL: unreachable, shutting down,
+ * out of resources, timed out, misconfigured (wrong database or password). These answer `503`.
+ * Syntax errors, data errors and unexpected constraint violations are faults of ours and stay `500`.
+ */
+export function isUnavailable(err: unknown): boolean {
+  if (isConnectionLost(err)) return true
+  const { code } = fields(err)
+  if (typeof code !== 'string' || !/^[0-9A-Z]{5}$/.test(code)) return false
+  // 53 insufficient resources, 57 operator intervention (57014: statement timeout), 58 system
+  // error, XX internal error, 3D invalid catalog (no such database), 28 invalid authorization,
+  // 25006 read-only transaction (a standby after failover), 55P03 lock not available.
+  return /^(53|57|58|XX|3D|28)/.test(code) || code === '25006' || code === '55P03' || CONTENTION.has(code)
+}
+
+/**
+ * Wraps a storage failure as `ERR_STORAGE_UNAVAILABLE` (a `503` with a message a person can act on),
+ * and passes anything else through unchanged.
+ *
+ * @example
+ * throw toStorageError(err, 'PostgreSQL at db:5432/identity is unreachable')
+ */
+export function toStorageError(err: unknown, message: string): Error {
+  if (err instanceof AppError) return err
+  if (!isUnavailable(err)) return err instanceof Error ? err : new Error(String(err))
+  return new AppError('ERR_STORAGE_UNAVAILABLE', `${message} (${reason(err)})`, { cause: err })
+}
+
+/** A short reason for logs and messages: the SQLSTATE or socket code and the first line of text. */
+export function reason(err: unknown): string {
+  if (err instanceof AggregateError && err.errors.length > 0) return reason(err.errors[0])
+  const { code, message } = fields(err)
+  const text = typeof message === 'string' ? message.split('\n')[0] : String(err)
+  return typeof code === 'string' && code !== '' && !text?.includes(code) ? `${code}: ${text}` : (text ?? '')
+}
