@@ -89,9 +89,6 @@ const LIST = `SELECT ${CONTACT_COLUMNS}, ${ms('updated_at')} AS updated_ms,
 
 const EPOCH = new Date(0).toISOString()
 
-/** A lost connection is retried this often on a fresh one before the request answers `503`. */
-const MAX_RECONNECTS = 2
-
 interface ContactRow {
   id: string | number
   email: string | null
@@ -108,6 +105,9 @@ export class PostgresStore implements ContactStore {
   readonly stats: PostgresStoreStats = { committed: 0, retries: 0, reconnects: 0 }
   readonly #target: string
   readonly #maxRetries: number
+  // After a mass disconnect every pooled connection may be dead before the pool has heard of it;
+  // one more than the pool holds guarantees a fresh one. An unreachable server fails at connect.
+  readonly #maxReconnects: number
   readonly #log: StoreLogger
   #closed = false
 
@@ -117,6 +117,7 @@ export class PostgresStore implements ContactStore {
     this.#maxRetries = options.maxRetries ?? 100
     this.#log = options.logger ?? silent
     const statementTimeout = options.statementTimeoutMs ?? 5000
+    this.#maxReconnects = (options.poolSize ?? 10) + 1
     this.pool = new pg.Pool({
       connectionString: options.url,
       max: options.poolSize ?? 10,
@@ -180,7 +181,7 @@ export class PostgresStore implements ContactStore {
         else await rollbackAndRelease(client)
         // Rerunning is safe even if the lost COMMIT did land: `/identify` is idempotent, so the
         // rerun finds everything in place, changes nothing and answers the same identity.
-        if (lost && reconnects < MAX_RECONNECTS && !this.#closed) {
+        if (lost && reconnects < this.#maxReconnects && !this.#closed) {
           reconnects++
           this.stats.reconnects++
           this.#log.warn({ err: { message: reason(err) }, reconnects }, 'PostgreSQL connection lost; retrying')
@@ -239,20 +240,30 @@ export class PostgresStore implements ContactStore {
   }
 
   async listContacts(): Promise<StoredContact[]> {
-    try {
-      const result = await this.pool.query<ContactRow & { updated_ms: number; deleted_ms: number | null }>(LIST)
-      return result.rows.map((r) => ({ ...toContact(r), updatedAt: r.updated_ms, deletedAt: r.deleted_ms }))
-    } catch (err) {
-      throw this.#closed ? closedError() : toStorageError(err, `PostgreSQL at ${this.#target} failed`)
-    }
+    const result = await this.#read<ContactRow & { updated_ms: number; deleted_ms: number | null }>(
+      LIST,
+      `PostgreSQL at ${this.#target} failed`,
+    )
+    return result.rows.map((r) => ({ ...toContact(r), updatedAt: r.updated_ms, deletedAt: r.deleted_ms }))
   }
 
   async ping(): Promise<void> {
-    if (this.#closed) throw closedError()
-    try {
-      await this.pool.query('SELECT 1')
-    } catch (err) {
-      throw toStorageError(err, `PostgreSQL at ${this.#target} does not answer`)
+    await this.#read('SELECT 1', `PostgreSQL at ${this.#target} does not answer`)
+  }
+
+  /** One statement outside a transaction, rerun on a fresh connection if a pooled one was cut. */
+  async #read<R extends pg.QueryResultRow>(sql: string, failure: string): Promise<pg.QueryResult<R>> {
+    for (let reconnects = 0; ; reconnects++) {
+      const client = await this.#connect()
+      try {
+        const result = await client.query<R>(sql)
+        client.release()
+        return result
+      } catch (err) {
+        client.release(err as Error)
+        if (isConnectionLost(err) && reconnects < this.#maxReconnects && !this.#closed) continue
+        throw this.#closed ? closedError() : toStorageError(err, failure)
+      }
     }
   }
 
