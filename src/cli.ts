@@ -1,0 +1,210 @@
+#!/usr/bin/env node
+/**
+ * Entry point for the `identity` command: `serve`, `migrate`, `import`, `export`, each with
+ * `--help`, over the same configuration (loadConfig(process.env), DATABASE_URL) and services as
+ * the server. Exit codes: 0 success, 1 failure, 2 import finished but rejected some rows.
+ * docs/cli.md documents every command.
+ */
+import { once } from 'node:events'
+import { createWriteStream } from 'node:fs'
+import { finished } from 'node:stream/promises'
+import { Command, InvalidArgumentError, Option } from 'commander'
+import { type Config, loadConfig } from './config.ts'
+import { type ExportFormat, exportIdentities } from './export/export.ts'
+import { importRecords, type Reject } from './import/engine.ts'
+import { startProgress } from './import/progress.ts'
+import { IMPORT_FORMATS, type ImportFormat } from './import/record.ts'
+import { openSource } from './import/source.ts'
+import { SqliteSink } from './import/sqlite-sink.ts'
+import { startServer } from './serve.ts'
+import { openStore } from './store/open.ts'
+import { SqliteStore } from './store/sqlite.ts'
+
+export const EXIT_OK = 0
+export const EXIT_FAILURE = 1
+export const EXIT_REJECTED_ROWS = 2
+
+/** A failure the user can act on: printed as `error: code: message`, exit 1. */
+class CliFailure extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message)
+  }
+}
+
+const program = new Command()
+  .name('identity')
+  .description(
+    'Identity reconciliation service (BiteSpeed POST /identify): server, migrations, batch import and export.',
+  )
+  .addHelpText(
+    'after',
+    '\nConfiguration comes from the environment, as for the server: DATABASE_URL (default\nsqlite:./data/contacts.db), SQLITE_SYNCHRONOUS, and for serve HOST, PORT, LOG_LEVEL… (see the README).\nExit codes: 0 success, 1 failure, 2 import finished but rejected some rows. See docs/cli.md.\n',
+  )
+  .showHelpAfterError()
+
+program
+  .command('serve')
+  .description('start the HTTP service (the same as `node dist/server.js`)')
+  .action(async () => {
+    await startServer(loadConfig(process.env))
+  })
+
+program
+  .command('migrate')
+  .description('apply pending database migrations, then exit')
+  .action(async () => {
+    const config = loadConfig(process.env)
+    const store = await openStore(config)
+    let version = ''
+    if (store instanceof SqliteStore) {
+      const v = store.db.prepare('SELECT max(version) FROM schema_migrations').pluck().get()
+      version = ` (schema version ${v})`
+    }
+    await store.close()
+    process.stderr.write(`migrate: ${store.engine} database is up to date${version}\n`)
+  })
+
+program
+  .command('import')
+  .description(
+    'apply a file of /identify requests (CSV, NDJSON or a JSON array) in file order, exactly as POST /identify would',
+  )
+  .argument('<file>', 'the file to read, or - for standard input')
+  .addOption(
+    new Option('-f, --format <format>', 'input format (default: by extension, else sniffed)').choices(IMPORT_FORMATS),
+  )
+  .option('--rejects <file>', 'write rejected rows here, one JSON object per line: {"line","code","reason"}')
+  .option('--json', 'print a machine-readable summary on stdout')
+  .option('--batch-size <rows>', 'rows per transaction', positiveInteger, 5000)
+  .option('-q, --quiet', 'no progress and no summary on stderr')
+  .addHelpText(
+    'after',
+    `
+CSV needs a header row naming "email" and/or "phoneNumber" (or "phone"), any case; other columns
+are ignored. NDJSON and JSON array elements are /identify bodies: {"email": …, "phoneNumber": …}.
+
+Exit codes: 0 every row applied, 2 finished but some rows were rejected, 1 failure.
+`,
+  )
+  .action(async (file: string, opts: ImportCommandOptions) => {
+    process.exitCode = await runImport(file, opts)
+  })
+
+program
+  .command('export')
+  .description('write every identity, primary first, in primary-id order (importable back)')
+  .addOption(
+    new Option('-f, --format <format>', 'output format (default: by --out extension, else csv)').choices([
+      'csv',
+      'ndjson',
+    ]),
+  )
+  .option('-o, --out <file>', 'write to this file instead of standard output')
+  .addHelpText(
+    'after',
+    `
+Columns: primaryId, id, email, phoneNumber, linkPrecedence (primary | secondary | link), createdAt.
+A "link" line is the request that joined two parts of an identity without creating a contact.
+`,
+  )
+  .action(async (opts: { format?: ExportFormat; out?: string }) => {
+    const db = await openSqlite(loadConfig(process.env), 'export')
+    const format = opts.format ?? (opts.out && /\.(ndjson|jsonl)$/i.test(opts.out) ? 'ndjson' : 'csv')
+    const out = opts.out === undefined ? process.stdout : createWriteStream(opts.out)
+    try {
+      const stats = await exportIdentities(db.db, out, format)
+      if (out !== process.stdout) {
+        out.end()
+        await finished(out)
+      }
+      process.stderr.write(
+        `export: ${stats.identities} identities, ${stats.contacts} contacts, ${stats.links} link lines\n`,
+      )
+    } finally {
+      await db.close()
+    }
+  })
+
+interface ImportCommandOptions {
+  format?: ImportFormat
+  rejects?: string
+  json?: boolean
+  batchSize: number
+  quiet?: boolean
+}
+
+async function runImport(file: string, opts: ImportCommandOptions): Promise<number> {
+  const store = await openSqlite(loadConfig(process.env), 'import')
+  const rejectsOut = opts.rejects === undefined ? null : createWriteStream(opts.rejects)
+  let shown = 0
+  const onReject = async (r: Reject) => {
+    if (rejectsOut !== null) {
+      if (!rejectsOut.write(`${JSON.stringify(r)}\n`)) await once(rejectsOut, 'drain')
+    } else if (!opts.quiet && shown++ < 10) {
+      process.stderr.write(`line ${r.line}: ${r.reason}\n`)
+    }
+  }
+  try {
+    const source = await openSource(file, { format: opts.format })
+    const progress = startProgress(source, process.stderr, opts.quiet)
+    let stats: Awaited<ReturnType<typeof importRecords>>
+    try {
+      stats = await importRecords(new SqliteSink(store.db), source.records, {
+        batchSize: opts.batchSize,
+        onReject,
+        onBatch: (s) => progress.update(s),
+      })
+    } finally {
+      progress.stop()
+    }
+    const seconds = stats.elapsedMs / 1000
+    const rowsPerSecond = Math.round(stats.rowsRead / Math.max(seconds, 0.001))
+    if (!opts.quiet) {
+      if (rejectsOut === null && stats.rejected > shown)
+        process.stderr.write(`… ${stats.rejected - shown} more rejected rows (use --rejects FILE)\n`)
+      process.stderr.write(
+        `import: ${stats.rowsRead} rows read, ${stats.rejected} rejected, ${stats.contactsCreated} contacts created, ` +
+          `${stats.identitiesMerged} identities merged, ${stats.unchanged} unchanged, in ${seconds.toFixed(1)} s (${rowsPerSecond} rows/s)\n`,
+      )
+    }
+    if (opts.json) {
+      process.stdout.write(`${JSON.stringify({ file, format: source.format, ...stats, rowsPerSecond })}\n`)
+    }
+    return stats.rejected > 0 ? EXIT_REJECTED_ROWS : EXIT_OK
+  } finally {
+    if (rejectsOut !== null) {
+      rejectsOut.end()
+      await finished(rejectsOut)
+    }
+    await store.close()
+  }
+}
+
+/** The SQLite store for commands that work on the file directly; PostgreSQL gets a clear refusal. */
+async function openSqlite(config: Config, command: string): Promise<SqliteStore> {
+  if (config.database.engine !== 'sqlite') {
+    throw new CliFailure(
+      'ERR_UNSUPPORTED_ENGINE',
+      `\`${command}\` works on SQLite only for now; DATABASE_URL names a ${config.database.engine} database. ` +
+        'A PostgreSQL import sink is planned (see docs/cli.md); until then, export/import through SQLite or POST /identify.',
+    )
+  }
+  return new SqliteStore({ path: config.database.path, synchronous: config.sqliteSynchronous })
+}
+
+function positiveInteger(value: string): number {
+  const n = Number(value)
+  if (!/^\d+$/.test(value) || n < 1) throw new InvalidArgumentError('must be a whole number of at least 1')
+  return n
+}
+
+try {
+  await program.parseAsync(process.argv)
+} catch (err) {
+  const code = (err as { code?: unknown }).code
+  process.stderr.write(`error: ${typeof code === 'string' ? `${code}: ` : ''}${(err as Error).message}\n`)
+  process.exitCode = EXIT_FAILURE
+}

@@ -1,0 +1,116 @@
+/**
+ * SQLite import sink. Each batch is one `BEGIN IMMEDIATE` transaction, so the batch runs under the
+ * same write lock the service's requests take (src/store/sqlite.ts): a request waits for a batch,
+ * a batch waits for a request, and neither sees the other half-done. `PRAGMA data_version`, read
+ * with the lock held, tells whether another connection committed since the previous batch.
+ * Statements mirror SqliteStore's, so an imported row is stored exactly as a request would be.
+ */
+import type Database from 'better-sqlite3'
+import { AppError } from '../errors.ts'
+import type { Contact } from '../identity/contact.ts'
+import type { NewContact } from '../identity/reconcile.ts'
+import type { BatchStart, ImportSink } from './sink.ts'
+
+const CONTACT_COLUMNS = `id, email, phone_number AS phoneNumber, linked_id AS linkedId,
+  link_precedence AS linkPrecedence, created_at AS createdAt`
+
+export interface SqliteSinkOptions {
+  /** How long a batch waits for another process's write lock before giving up. */
+  readonly lockWaitMs?: number
+}
+
+/**
+ * @example
+ * const store = new SqliteStore({ path: 'data/contacts.db' })
+ * const stats = await importRecords(new SqliteSink(store.db), source.records)
+ */
+export class SqliteSink implements ImportSink {
+  readonly engine = 'sqlite'
+  readonly #db: Database.Database
+  readonly #dataVersion: Database.Statement<[], number>
+  readonly #anyContact: Database.Statement<[], number>
+  readonly #newest: Database.Statement<[], number>
+  readonly #rootsByEmail: Database.Statement<[string], number>
+  readonly #rootsByPhone: Database.Statement<[string], number>
+  readonly #identity: Database.Statement<[number, number], Contact>
+  readonly #demote: Database.Statement<[number, number, number, number]>
+  readonly #insert: Database.Statement<[string | null, string | null, number | null, string, number, number]>
+  #lastDataVersion: number | null = null
+
+  constructor(db: Database.Database, options: SqliteSinkOptions = {}) {
+    this.#db = db
+    // The importer has nothing else to do while it waits, so the driver may block on the lock.
+    db.pragma(`busy_timeout = ${options.lockWaitMs ?? 30000}`)
+    this.#dataVersion = db.prepare<[], number>('PRAGMA data_version').pluck()
+    this.#anyContact = db.prepare<[], number>('SELECT count(*) FROM (SELECT 1 FROM contact LIMIT 1)').pluck()
+    this.#newest = db.prepare<[], number>('SELECT created_at FROM contact ORDER BY id DESC LIMIT 1').pluck()
+    this.#rootsByEmail = db
+      .prepare<[string], number>(
+        'SELECT DISTINCT coalesce(linked_id, id) FROM contact WHERE email = ? AND deleted_at IS NULL',
+      )
+      .pluck()
+    this.#rootsByPhone = db
+      .prepare<[string], number>(
+        'SELECT DISTINCT coalesce(linked_id, id) FROM contact WHERE phone_number = ? AND deleted_at IS NULL',
+      )
+      .pluck()
+    this.#identity = db.prepare<[number, number], Contact>(
+      `SELECT ${CONTACT_COLUMNS} FROM contact WHERE id = ? AND deleted_at IS NULL
+       UNION ALL
+       SELECT ${CONTACT_COLUMNS} FROM contact WHERE linked_id = ? AND deleted_at IS NULL`,
+    )
+    // The same statements as SqliteStore's identify transaction.
+    this.#demote = db.prepare<[number, number, number, number]>(
+      `UPDATE contact SET linked_id = ?, link_precedence = 'secondary', updated_at = ?
+       WHERE id = ? OR linked_id = ?`,
+    )
+    this.#insert = db.prepare<[string | null, string | null, number | null, string, number, number]>(
+      `INSERT INTO contact (email, phone_number, linked_id, link_precedence, created_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?)`,
+    )
+  }
+
+  async begin(): Promise<BatchStart> {
+    try {
+      this.#db.exec('BEGIN IMMEDIATE')
+    } catch (err) {
+      const code = (err as { code?: string }).code ?? ''
+      if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
+        throw new AppError('ERR_STORAGE_UNAVAILABLE', 'the SQLite database stayed locked by another process', {
+          cause: err,
+        })
+      }
+      throw err
+    }
+    const version = this.#dataVersion.get() as number
+    const changed = version !== this.#lastDataVersion
+    this.#lastDataVersion = version
+    const empty = this.#anyContact.get() === 0
+    return { changed, empty, newestCreatedAt: empty ? 0 : (this.#newest.get() ?? 0) }
+  }
+
+  rootsOf(field: 'email' | 'phoneNumber', value: string): number[] {
+    return (field === 'email' ? this.#rootsByEmail : this.#rootsByPhone).all(value)
+  }
+
+  identity(root: number): Contact[] {
+    return this.#identity.all(root, root)
+  }
+
+  demote(primaryId: number, demotedId: number, now: number): void {
+    this.#demote.run(primaryId, now, demotedId, demotedId)
+  }
+
+  insert(c: NewContact): number {
+    const result = this.#insert.run(c.email, c.phoneNumber, c.linkedId, c.linkPrecedence, c.createdAt, c.createdAt)
+    return Number(result.lastInsertRowid)
+  }
+
+  async commit(): Promise<void> {
+    this.#db.exec('COMMIT')
+  }
+
+  async rollback(): Promise<void> {
+    if (this.#db.inTransaction) this.#db.exec('ROLLBACK')
+  }
+}
