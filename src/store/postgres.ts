@@ -319,7 +319,11 @@ export async function openPostgresStore(options: OpenPostgresOptions): Promise<P
       const waitable = err instanceof AppError && err.code === 'ERR_STORAGE_UNAVAILABLE'
       if (!waitable || Date.now() + delay > deadline) {
         await store.close()
-        throw err
+        const waited = options.startupWaitMs ?? 0
+        if (!waitable || waited === 0) throw err
+        throw new AppError('ERR_STORAGE_UNAVAILABLE', `${err.message}; gave up after waiting ${waited} ms`, {
+          cause: err.cause,
+        })
       }
       log.warn({ err: { message: (err as Error).message }, retryInMs: delay }, 'PostgreSQL is not reachable yet')
       await sleep(delay)
