@@ -1,0 +1,152 @@
+/**
+ * SPEC §4 "a 200 means committed", with real processes on a SQLite file: `kill -9` right after the
+ * last 200 loses nothing (inserts and merges), and SIGTERM lets in-flight requests finish with 200,
+ * exits 0 and leaves their changes on disk.
+ */
+import assert from 'node:assert/strict'
+import { once } from 'node:events'
+import { request } from 'node:http'
+import { test } from 'node:test'
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { IdentityView } from '../../src/identity/contact.ts'
+import type { IdentifyInput } from '../../src/identity/normalize.ts'
+import { sqliteEngine } from '../support/engines.ts'
+import { assertInvariants } from '../support/invariants.ts'
+import { startServer } from '../support/server-process.ts'
+
+async function identify(url: string, body: IdentifyInput): Promise<IdentityView> {
+  const res = await fetch(`${url}/identify`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  })
+  const text = await res.text()
+  assert.equal(res.status, 200, `POST /identify ${JSON.stringify(body)} answered ${res.status}: ${text}`)
+  return (JSON.parse(text) as { contact: IdentityView }).contact
+}
+
+test('kill -9 right after a 200 loses nothing: inserts and merges survive a restart', async (t) => {
+  const db = await sqliteEngine.open({ file: true })
+  t.after(() => db.drop())
+  const env = { DATABASE_URL: db.databaseUrl }
+
+  // Round 1: 20 writes in a row, interleaved over 4 identities (a primary, then secondaries).
+  const GROUPS = 4
+  const bodies: IdentifyInput[] = Array.from({ length: 20 }, (_, k) => ({
+    email: `g${k % GROUPS}.s${Math.floor(k / GROUPS)}@example.com`,
+    phoneNumber: `1000${k % GROUPS}`,
+  }))
+  const first = await startServer(env)
+  const latest = new Map<string, IdentityView>()
+  for (const body of bodies) latest.set(body.phoneNumber as string, await identify(first.url, body))
+  await first.kill()
+  assert.equal(first.child.signalCode, 'SIGKILL')
+
+  const second = await startServer(env)
+  for (const body of bodies) {
+    const view = await identify(second.url, body)
+    assert.deepEqual(view, latest.get(body.phoneNumber as string), `after kill -9: ${JSON.stringify(body)}`)
+  }
+  assert.equal((await db.store.listContacts()).length, bodies.length, 'a replay after restart created a contact')
+
+  // Round 2: merges rewrite existing rows (a primary demoted, its secondaries relinked) rather than
+  // append, so they are killed right after the last 200 too.
+  const merges: IdentifyInput[] = [
+    { email: 'g0.s0@example.com', phoneNumber: '10001' },
+    { email: 'g2.s4@example.com', phoneNumber: '10003' },
+  ]
+  const merged: IdentityView[] = []
+  for (const body of merges) merged.push(await identify(second.url, body))
+  await second.kill()
+
+  const third = await startServer(env)
+  t.after(() => third.stop())
+  for (const [i, body] of merges.entries()) {
+    assert.deepEqual(await identify(third.url, body), merged[i], `merge ${i} lost by kill -9`)
+  }
+  const rows = await db.store.listContacts()
+  assert.equal(rows.length, bodies.length, 'merges of known values create no contact')
+  assert.equal(rows.filter((r) => r.linkPrecedence === 'primary').length, 2, 'four identities merged into two')
+  assertInvariants(rows, [...bodies, ...merges])
+  assert.equal(await third.stop(), 0)
+})
+
+/** A POST whose headers reached the server (it answered `100 Continue`) but whose body is held back. */
+async function heldRequest(url: string, body: IdentifyInput) {
+  const json = JSON.stringify(body)
+  const req = request(`${url}/identify`, {
+    method: 'POST',
+    agent: false,
+    headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(json), expect: '100-continue' },
+  })
+  const response = once(req, 'response')
+  req.flushHeaders()
+  // Node answers 100 Continue just before it hands the request to Fastify, so from here on the
+  // request is routed and in flight.
+  await once(req, 'continue')
+  return {
+    async finish(): Promise<{ status: number; text: string }> {
+      req.end(json)
+      const [res] = (await response) as [import('node:http').IncomingMessage]
+      let text = ''
+      for await (const chunk of res) text += chunk
+      return { status: res.statusCode ?? 0, text }
+    },
+  }
+}
+
+test('SIGTERM lets in-flight requests finish with 200, exits 0, and their changes are committed', async (t) => {
+  const db = await sqliteEngine.open({ file: true })
+  t.after(() => db.drop())
+  const server = await startServer({ DATABASE_URL: db.databaseUrl })
+  t.after(() => server.kill())
+
+  const held = Array.from({ length: 10 }, (_, i) => ({ email: `held${i}@example.com`, phoneNumber: `20000${i}` }))
+  const inFlight = await Promise.all(held.map((b) => heldRequest(server.url, b)))
+
+  // A burst racing the signal: each may be served, refused (503 / connection closed), never other.
+  const burst = Array.from({ length: 50 }, (_, i) => ({ email: `burst${i}@example.com`, phoneNumber: `30000${i}` }))
+  const burstResults = burst.map((b) =>
+    fetch(`${server.url}/identify`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(b),
+    }).then(
+      async (res) => ({ status: res.status, text: await res.text() }),
+      (err: Error) => ({ status: 0, text: String(err.cause ?? err) }),
+    ),
+  )
+  // Signal once the burst is being served, so some of it is mid-way when the close begins.
+  await Promise.race(burstResults)
+  const exited = once(server.child, 'exit')
+  server.child.kill('SIGTERM')
+  for (let waited = 0; !server.logs.some((l) => l.msg === 'shutting down'); waited += 10) {
+    assert.ok(waited < 10000, 'the server never logged that it is shutting down')
+    await sleep(10)
+  }
+
+  // The server is closing now; the held requests must still be answered.
+  const answers = await Promise.all(inFlight.map((r) => r.finish()))
+  for (const [i, a] of answers.entries()) assert.equal(a.status, 200, `held request ${i}: ${a.status} ${a.text}`)
+  const [code, signal] = await exited
+  assert.deepEqual({ code, signal }, { code: 0, signal: null }, 'graceful shutdown exits 0')
+
+  const burstAnswers = await Promise.all(burstResults)
+  for (const a of burstAnswers) assert.ok([0, 200, 503].includes(a.status), `burst answered ${a.status}: ${a.text}`)
+  const served = burst.filter((_, i) => burstAnswers[i]?.status === 200)
+  t.diagnostic(
+    `held 10/10 answered 200; burst of ${burst.length}: ${served.length} served, ` +
+      `${burstAnswers.filter((a) => a.status === 503).length} refused with 503, ` +
+      `${burstAnswers.filter((a) => a.status === 0).length} connection closed`,
+  )
+
+  // Everything answered 200 is on disk, read back through the test's own connection to the file.
+  const rows = await db.store.listContacts()
+  for (const body of [...held, ...served]) {
+    assert.ok(
+      rows.some((r) => r.email === body.email && r.phoneNumber === body.phoneNumber),
+      `${body.email} was answered 200 but is not stored`,
+    )
+  }
+  assertInvariants(rows, [...held, ...served])
+})
