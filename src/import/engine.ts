@@ -12,8 +12,8 @@
  * store was empty when the index was started and only we have written since).
  */
 import type { Contact } from '../identity/contact.ts'
-import { normalizeIdentifyInput } from '../identity/normalize.ts'
-import { applyDecision, decide } from '../identity/reconcile.ts'
+import { type IdentifyInput, normalizeIdentifyInput } from '../identity/normalize.ts'
+import { applyDecision, type Decision, decide } from '../identity/reconcile.ts'
 import type { SourceRecord } from './record.ts'
 import type { ImportSink } from './sink.ts'
 
@@ -41,8 +41,15 @@ export interface Reject {
 }
 
 export interface ImportOptions {
-  /** Rows per transaction (default 5000): large enough to be fast, short enough that requests wait little. */
+  /** Most rows per transaction (default 100,000). */
   readonly batchSize?: number
+  /**
+   * Aim for transactions of about this long (default 500 ms; 100 ms while another writer is
+   * active): batches start at 5,000 rows and are resized after each commit. Every commit rewrites
+   * the index pages it touched, so long batches are much faster; short ones keep the service's
+   * requests from waiting long for the write lock. 0: always `batchSize` rows.
+   */
+  readonly targetBatchMs?: number
   /** Called for each rejected row once its batch is committed. */
   readonly onReject?: (reject: Reject) => void | Promise<void>
   /** Called after each committed batch (progress; tests interleave other writers here). */
@@ -56,6 +63,13 @@ export interface ImportOptions {
 // Values map to the primary id of the identity holding them; ABSENT marks a value known to be
 // missing from the store (ids start at 1).
 const ABSENT = 0
+const NO_ROOTS: readonly number[] = []
+
+function union(a: readonly number[], b: readonly number[]): readonly number[] {
+  if (b.length === 0 || (a.length === 1 && b.length === 1 && a[0] === b[0])) return a
+  if (a.length === 0) return b
+  return [...new Set([...a, ...b])]
+}
 
 class IdentityIndex {
   readonly byEmail = new Map<string, number>()
@@ -97,7 +111,10 @@ export async function importRecords(
   records: AsyncIterable<SourceRecord>,
   options: ImportOptions = {},
 ): Promise<ImportStats> {
-  const batchSize = options.batchSize ?? 5000
+  const maxBatch = options.batchSize ?? 100_000
+  const quietTargetMs = options.targetBatchMs ?? 500
+  let targetBatchMs = quietTargetMs
+  let batchSize = targetBatchMs > 0 ? Math.min(maxBatch, 5000) : maxBatch
   const maxCachedValues = options.maxCachedValues ?? 5_000_000
   const clock = options.now ?? Date.now
   const started = performance.now()
@@ -115,13 +132,17 @@ export async function importRecords(
   const index = new IdentityIndex()
   let lastNow = 0
 
-  async function rootsFor(field: 'email' | 'phoneNumber', value: string): Promise<number[]> {
-    const map = field === 'email' ? index.byEmail : index.byPhone
+  /** The identities holding `value`, from the index; `undefined` when only the store can tell. */
+  function cachedRoots(map: Map<string, number>, value: string): number[] | undefined {
     const hit = map.get(value)
     if (hit !== undefined) return hit === ABSENT ? [] : [hit]
-    if (index.complete) return []
+    return index.complete ? [] : undefined
+  }
+
+  /** Loads from the store every identity holding `value` into the index (or notes the value absent). */
+  async function load(field: 'email' | 'phoneNumber', value: string): Promise<number[]> {
     const roots = await sink.rootsOf(field, value)
-    if (roots.length === 0) map.set(value, ABSENT)
+    if (roots.length === 0) (field === 'email' ? index.byEmail : index.byPhone).set(value, ABSENT)
     for (const root of roots) {
       if (index.members.has(root)) continue
       const contacts = await sink.identity(root)
@@ -131,35 +152,79 @@ export async function importRecords(
     return roots
   }
 
-  async function applyRow(body: unknown, now: number): Promise<void> {
+  // The per-row path stays synchronous while the index answers and the sink writes synchronously
+  // (SQLite): a million rows should not cost a million promises. Each step hands over to an async
+  // continuation only when it must wait.
+  function applyRow(body: unknown, now: number): Promise<void> | undefined {
     const input = normalizeIdentifyInput(body)
-    const roots = input.email === null ? [] : await rootsFor('email', input.email)
-    if (input.phoneNumber !== null) {
-      for (const root of await rootsFor('phoneNumber', input.phoneNumber)) if (!roots.includes(root)) roots.push(root)
-    }
+    const byEmail = input.email === null ? NO_ROOTS : cachedRoots(index.byEmail, input.email)
+    const byPhone = input.phoneNumber === null ? NO_ROOTS : cachedRoots(index.byPhone, input.phoneNumber)
+    if (byEmail === undefined || byPhone === undefined) return loadAndApply(input, now)
+    return applyInput(input, union(byEmail, byPhone), now)
+  }
+
+  async function loadAndApply(input: IdentifyInput, now: number): Promise<void> {
+    const { email, phoneNumber } = input
+    const byEmail = email === null ? NO_ROOTS : (cachedRoots(index.byEmail, email) ?? (await load('email', email)))
+    const byPhone =
+      phoneNumber === null
+        ? NO_ROOTS
+        : (cachedRoots(index.byPhone, phoneNumber) ?? (await load('phoneNumber', phoneNumber)))
+    await applyInput(input, union(byEmail, byPhone), now)
+  }
+
+  function applyInput(input: IdentifyInput, roots: readonly number[], now: number): Promise<void> | undefined {
     const touched: Contact[] = []
     for (const root of roots) touched.push(...(index.members.get(root) ?? []))
     const decision = decide(input, touched, now)
-    for (const demotedId of decision.demotedPrimaryIds) {
-      await sink.demote(decision.primaryId as number, demotedId, now)
+    if (decision.create === null && decision.demotedPrimaryIds.length === 0) {
+      stats.unchanged++
+      return
     }
-    const createdId = decision.create === null ? null : await sink.insert(decision.create)
+    const created = write(decision, now)
+    if (created instanceof Promise) return created.then((id) => remember(touched, decision, id))
+    remember(touched, decision, created)
+  }
+
+  /** Stores the decision (rule 2's relinks, then the new contact); resolves to the created id. */
+  function write(decision: Decision, now: number): number | null | Promise<number | null> {
+    const demoted = decision.demotedPrimaryIds
+    const primaryId = decision.primaryId as number
+    for (let i = 0; i < demoted.length; i++) {
+      const done = sink.demote(primaryId, demoted[i] as number, now)
+      if (done instanceof Promise) {
+        return (async () => {
+          await done
+          for (const demotedId of demoted.slice(i + 1)) await sink.demote(primaryId, demotedId, now)
+          return decision.create === null ? null : await sink.insert(decision.create)
+        })()
+      }
+    }
+    return decision.create === null ? null : sink.insert(decision.create)
+  }
+
+  /** Mirrors the committed change in the index. */
+  function remember(touched: readonly Contact[], decision: Decision, createdId: number | null): void {
     const contacts = applyDecision(touched, decision, createdId)
     const root = (decision.primaryId ?? createdId) as number
+    const merged = decision.demotedPrimaryIds.length
     for (const demotedId of decision.demotedPrimaryIds) index.members.delete(demotedId)
     index.members.set(root, contacts)
-    if (decision.demotedPrimaryIds.length > 0) index.register(root, contacts)
-    else if (decision.create !== null) index.register(root, [contacts[contacts.length - 1] as Contact])
-    stats.identitiesMerged += decision.demotedPrimaryIds.length
+    if (merged > 0) index.register(root, contacts)
+    else index.register(root, [contacts[contacts.length - 1] as Contact])
+    stats.identitiesMerged += merged
     if (decision.create !== null) stats.contactsCreated++
-    else if (decision.demotedPrimaryIds.length === 0) stats.unchanged++
   }
 
   async function runBatch(batch: SourceRecord[]): Promise<void> {
+    const began = performance.now()
     const start = await sink.begin()
     const rejects: Reject[] = []
     const before = { ...stats }
     try {
+      // Someone else writes between our batches: keep the lock short for them.
+      if (quietTargetMs > 0)
+        targetBatchMs = start.changed && stats.batches > 0 ? Math.min(100, quietTargetMs) : quietTargetMs
       if (start.changed || index.size > maxCachedValues) {
         if (stats.batches > 0) stats.cacheResets++
         index.clear(start.empty)
@@ -175,7 +240,8 @@ export async function importRecords(
           continue
         }
         try {
-          await applyRow(record.body, now)
+          const pending = applyRow(record.body, now)
+          if (pending !== undefined) await pending
         } catch (err) {
           const code = (err as { code?: unknown }).code
           if (code !== 'ERR_INVALID_INPUT') throw err
@@ -189,6 +255,12 @@ export async function importRecords(
       index.clear(false)
       Object.assign(stats, before)
       throw err
+    }
+    if (targetBatchMs > 0) {
+      // Resize towards the target, at most doubling or halving at a time.
+      const took = Math.max(performance.now() - began, 1)
+      const factor = Math.min(2, Math.max(0.5, targetBatchMs / took))
+      batchSize = Math.max(Math.min(maxBatch, 100), Math.min(maxBatch, Math.round(batchSize * factor)))
     }
     stats.rejected += rejects.length
     stats.batches++

@@ -41,6 +41,11 @@ export class SqliteSink implements ImportSink {
     this.#db = db
     // The importer has nothing else to do while it waits, so the driver may block on the lock.
     db.pragma(`busy_timeout = ${options.lockWaitMs ?? 30000}`)
+    // A large page cache keeps the indexes' pages between batches, and a larger WAL before this
+    // connection checkpoints means each page is copied and synced once per many batches, not once
+    // per batch (the two made the difference between ~60k and ~100k rows/s). Both are per connection.
+    db.pragma('cache_size = -131072')
+    db.pragma('wal_autocheckpoint = 20000')
     this.#dataVersion = db.prepare<[], number>('PRAGMA data_version').pluck()
     this.#anyContact = db.prepare<[], number>('SELECT count(*) FROM (SELECT 1 FROM contact LIMIT 1)').pluck()
     this.#newest = db.prepare<[], number>('SELECT created_at FROM contact ORDER BY id DESC LIMIT 1').pluck()

@@ -1,0 +1,129 @@
+/**
+ * `npm run bench:import`: generates a synthetic 1,000,000-row CSV with realistic overlap (repeat
+ * customers, a second email or phone for some, a few rows joining two customers, a few bad rows),
+ * imports it into a fresh SQLite file, imports it again (idempotent: nothing changes), and prints
+ * rows/s next to a raw bulk-insert ceiling measured in the same run: plain INSERTs of as many
+ * distinct contacts, in transactions of 100, into a scratch file with the same schema.
+ * Results go to bench/results/import-<date>.json. BENCH_ROWS overrides the row count.
+ */
+import { createWriteStream, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { availableParallelism, cpus, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { finished } from 'node:stream/promises'
+import { importRecords } from '../src/import/engine.ts'
+import { openSource } from '../src/import/source.ts'
+import { SqliteSink } from '../src/import/sqlite-sink.ts'
+import { SqliteStore } from '../src/store/sqlite.ts'
+
+const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000)
+const CUSTOMERS = Math.max(10, Math.round(ROWS / 4))
+const CEILING_BATCH = 100
+
+/** mulberry32: a small seeded generator, so every run imports the same file. */
+function random(seed: number): () => number {
+  let a = seed
+  return () => {
+    a = (a + 0x6d2b79f5) | 0
+    let t = Math.imul(a ^ (a >>> 15), 1 | a)
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+async function generate(path: string): Promise<void> {
+  const rand = random(42)
+  const out = createWriteStream(path)
+  const email = (k: number) =>
+    k % 10 < 3 && rand() < 0.5 ? `c${k}.alt@mail${k % 50}.example` : `c${k}@mail${k % 50}.example`
+  const phone = (k: number) => `+1555${String(k % 10 < 2 && rand() < 0.5 ? k + 5_000_000 : k).padStart(7, '0')}`
+  let chunk = 'email,phoneNumber\n'
+  for (let i = 0; i < ROWS; i++) {
+    // Skewed towards low numbers: some customers come back many times, most a few times.
+    const k = Math.floor(CUSTOMERS * rand() ** 2)
+    const kind = rand()
+    if (kind < 0.45) chunk += `${email(k)},${phone(k)}\n`
+    else if (kind < 0.75) chunk += `${email(k)},\n`
+    else if (kind < 0.994) chunk += `,${phone(k)}\n`
+    else if (kind < 0.998)
+      chunk += `${email(k)},${phone(Math.floor(CUSTOMERS * rand()))}\n` // joins two customers
+    else chunk += kind < 0.999 ? `not-an-email,${phone(k)}\n` : ' , \n'
+    if (chunk.length > 1 << 16) {
+      if (!out.write(chunk)) await new Promise((resolve) => out.once('drain', resolve))
+      chunk = ''
+    }
+  }
+  out.end(chunk)
+  await finished(out)
+}
+
+async function importOnce(dbPath: string, file: string) {
+  const store = new SqliteStore({ path: dbPath })
+  try {
+    const source = await openSource(file)
+    const stats = await importRecords(new SqliteSink(store.db), source.records)
+    return { ...stats, rowsPerSecond: Math.round(stats.rowsRead / (stats.elapsedMs / 1000)) }
+  } finally {
+    await store.close()
+  }
+}
+
+function ceiling(dbPath: string): { rowsPerSecond: number; elapsedMs: number } {
+  const store = new SqliteStore({ path: dbPath })
+  const insert = store.db.prepare(
+    `INSERT INTO contact (email, phone_number, linked_id, link_precedence, created_at, updated_at)
+     VALUES (?, ?, NULL, 'primary', ?, ?)`,
+  )
+  const batch = store.db.transaction((from: number, now: number) => {
+    for (let i = from; i < from + CEILING_BATCH; i++) insert.run(`c${i}@mail${i % 50}.example`, `+1555${i}`, now, now)
+  })
+  const started = performance.now()
+  for (let i = 0; i < ROWS; i += CEILING_BATCH) batch.immediate(i, Date.now())
+  const elapsedMs = performance.now() - started
+  store.db.close()
+  return { rowsPerSecond: Math.round(ROWS / (elapsedMs / 1000)), elapsedMs }
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'identity-bench-import-'))
+try {
+  const file = join(dir, 'contacts.csv')
+  let t = performance.now()
+  await generate(file)
+  const fileBytes = statSync(file).size
+  console.log(
+    `generated ${ROWS} rows (${(fileBytes / 1e6).toFixed(1)} MB) in ${((performance.now() - t) / 1000).toFixed(1)} s`,
+  )
+
+  const first = await importOnce(join(dir, 'import.db'), file)
+  console.log(
+    `import:    ${first.rowsPerSecond} rows/s (${(first.elapsedMs / 1000).toFixed(1)} s; ${first.contactsCreated} contacts, ` +
+      `${first.identitiesMerged} merges, ${first.rejected} rejected, peak heap ${(first.peakHeapBytes / 2 ** 20).toFixed(0)} MiB)`,
+  )
+  const again = await importOnce(join(dir, 'import.db'), file)
+  console.log(
+    `re-import: ${again.rowsPerSecond} rows/s (${(again.elapsedMs / 1000).toFixed(1)} s; ${again.contactsCreated} contacts created, ${again.identitiesMerged} merges)`,
+  )
+  t = performance.now()
+  const raw = ceiling(join(dir, 'ceiling.db'))
+  console.log(`ceiling:   ${raw.rowsPerSecond} rows/s (plain INSERTs, ${CEILING_BATCH} per transaction)`)
+  console.log(`import / ceiling: ${(first.rowsPerSecond / raw.rowsPerSecond).toFixed(2)}`)
+
+  const date = new Date().toISOString()
+  const result = {
+    date,
+    rows: ROWS,
+    customers: CUSTOMERS,
+    fileBytes,
+    machine: { cpus: availableParallelism(), model: cpus()[0]?.model ?? 'unknown', node: process.version },
+    import: first,
+    reimport: again,
+    ceiling: { ...raw, batchSize: CEILING_BATCH },
+    importOverCeiling: Number((first.rowsPerSecond / raw.rowsPerSecond).toFixed(3)),
+  }
+  mkdirSync(new URL('results/', import.meta.url), { recursive: true })
+  const out = new URL(`results/import-${date.slice(0, 10)}.json`, import.meta.url)
+  writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`)
+  console.log(`saved ${out.pathname}`)
+} finally {
+  if (!process.env.BENCH_KEEP) rmSync(dir, { recursive: true, force: true })
+  else console.log(dir)
+}
