@@ -6,6 +6,7 @@
  * distinct contacts, in transactions of 100, into a scratch file with the same schema.
  * Results go to bench/results/import-<date>.json. BENCH_ROWS overrides the row count.
  */
+import { once } from 'node:events'
 import { createWriteStream, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { availableParallelism, cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -48,7 +49,7 @@ async function generate(path: string): Promise<void> {
       chunk += `${email(k)},${phone(Math.floor(CUSTOMERS * rand()))}\n` // joins two customers
     else chunk += kind < 0.999 ? `not-an-email,${phone(k)}\n` : ' , \n'
     if (chunk.length > 1 << 16) {
-      if (!out.write(chunk)) await new Promise((resolve) => out.once('drain', resolve))
+      if (!out.write(chunk)) await once(out, 'drain')
       chunk = ''
     }
   }

@@ -78,11 +78,12 @@ program
   )
   .option('--rejects <file>', 'write rejected rows here, one JSON object per line: {"line","code","reason"}')
   .option('--json', 'print a machine-readable summary on stdout')
+  .option('--batch-size <rows>', 'most rows per transaction', positiveInteger, 100000)
   .option(
-    '--batch-size <rows>',
-    'most rows per transaction (batches are sized to about 250 ms)',
-    positiveInteger,
-    50000,
+    '--batch-ms <ms>',
+    'aim for transactions this long (100 ms while another writer is active); 0 = always --batch-size rows',
+    wholeNumber,
+    500,
   )
   .option('-q, --quiet', 'no progress and no summary on stderr')
   .addHelpText(
@@ -138,6 +139,7 @@ interface ImportCommandOptions {
   rejects?: string
   json?: boolean
   batchSize: number
+  batchMs: number
   quiet?: boolean
 }
 
@@ -159,6 +161,7 @@ async function runImport(file: string, opts: ImportCommandOptions): Promise<numb
     try {
       stats = await importRecords(new SqliteSink(store.db), source.records, {
         batchSize: opts.batchSize,
+        targetBatchMs: opts.batchMs,
         onReject,
         onBatch: (s) => progress.update(s),
       })
@@ -198,6 +201,11 @@ async function openSqlite(config: Config, command: string): Promise<SqliteStore>
     )
   }
   return new SqliteStore({ path: config.database.path, synchronous: config.sqliteSynchronous })
+}
+
+function wholeNumber(value: string): number {
+  if (!/^\d+$/.test(value)) throw new InvalidArgumentError('must be a whole number')
+  return Number(value)
 }
 
 function positiveInteger(value: string): number {
