@@ -13,7 +13,7 @@
  */
 import type { Contact } from '../identity/contact.ts'
 import { type IdentifyInput, normalizeIdentifyInput } from '../identity/normalize.ts'
-import { applyDecision, type Decision, decide } from '../identity/reconcile.ts'
+import { applyDecision, type Decision, decide, type NewContact } from '../identity/reconcile.ts'
 import type { SourceRecord } from './record.ts'
 import type { ImportSink } from './sink.ts'
 
@@ -64,6 +64,22 @@ export interface ImportOptions {
 // missing from the store (ids start at 1).
 const ABSENT = 0
 const NO_ROOTS: readonly number[] = []
+
+/**
+ * A copy of `value` that does not pin the text it was cut from. V8 represents a substring as a
+ * slice of its parent, so a value kept in the index would keep its whole 1 MiB read chunk alive,
+ * and memory would grow with the file instead of with the distinct values. Concatenating then
+ * slicing flattens into a string of the value's own size.
+ */
+function detach(value: string): string
+function detach(value: string | null): string | null
+function detach(value: string | null): string | null {
+  return value === null ? null : `${value} `.slice(0, -1)
+}
+
+function detached(c: NewContact): NewContact {
+  return { ...c, email: detach(c.email), phoneNumber: detach(c.phoneNumber) }
+}
 
 function union(a: readonly number[], b: readonly number[]): readonly number[] {
   if (b.length === 0 || (a.length === 1 && b.length === 1 && a[0] === b[0])) return a
@@ -142,7 +158,7 @@ export async function importRecords(
   /** Loads from the store every identity holding `value` into the index (or notes the value absent). */
   async function load(field: 'email' | 'phoneNumber', value: string): Promise<number[]> {
     const roots = await sink.rootsOf(field, value)
-    if (roots.length === 0) (field === 'email' ? index.byEmail : index.byPhone).set(value, ABSENT)
+    if (roots.length === 0) (field === 'email' ? index.byEmail : index.byPhone).set(detach(value), ABSENT)
     for (const root of roots) {
       if (index.members.has(root)) continue
       const contacts = await sink.identity(root)
@@ -176,12 +192,13 @@ export async function importRecords(
   function applyInput(input: IdentifyInput, roots: readonly number[], now: number): Promise<void> | undefined {
     const touched: Contact[] = []
     for (const root of roots) touched.push(...(index.members.get(root) ?? []))
-    const decision = decide(input, touched, now)
+    let decision = decide(input, touched, now)
     if (decision.create === null && decision.demotedPrimaryIds.length === 0) {
       stats.unchanged++
       return
     }
     const created = write(decision, now)
+    if (decision.create !== null) decision = { ...decision, create: detached(decision.create) }
     if (created instanceof Promise) return created.then((id) => remember(touched, decision, id))
     remember(touched, decision, created)
   }
