@@ -189,7 +189,8 @@ export class PostgresStore implements ContactStore {
         }
         if (isContention(err) && attempt < this.#maxRetries && !this.#closed) {
           this.stats.retries++
-          this.#log.debug({ code: (err as { code?: string }).code, attempt }, 'transaction lost a race; retrying')
+          const { code, detail, constraint } = err as { code?: string; detail?: string; constraint?: string }
+          this.#log.debug({ code, detail, constraint, attempt }, 'transaction lost a race; retrying')
           // Full jitter, capped low: the winner commits within milliseconds.
           await sleep(Math.random() * Math.min(2 ** attempt, 50))
           continue
