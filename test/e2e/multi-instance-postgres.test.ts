@@ -15,7 +15,6 @@ import { assertInvariants, identities } from '../support/invariants.ts'
 import { type ServerProcess, startServer } from '../support/server-process.ts'
 
 const INSTANCES = 3
-const skip = testDatabaseUrl === undefined ? POSTGRES_SKIP_REASON : false
 
 async function identify(url: string, body: IdentifyInput): Promise<IdentityView> {
   const res = await fetch(`${url}/identify`, {
@@ -63,104 +62,110 @@ async function startInstances(t: TestContext): Promise<{ databaseUrl: string; se
   return { databaseUrl: db.url, servers }
 }
 
-describe('several instances on one PostgreSQL database', { skip }, () => {
-  test('320 overlapping requests across 3 processes leave a serial outcome', async (t) => {
-    const { databaseUrl, servers } = await startInstances(t)
-    const seed = Number(process.env.STORM_SEED ?? Date.now() % 100000)
-    const next = random(seed)
+// Without a server, one skipped test (not a skipped suite) so the closing summary counts it.
+if (testDatabaseUrl === undefined)
+  test('several instances on one PostgreSQL database', { skip: POSTGRES_SKIP_REASON }, () => {})
+else
+  describe('several instances on one PostgreSQL database', () => {
+    test('320 overlapping requests across 3 processes leave a serial outcome', async (t) => {
+      const { databaseUrl, servers } = await startInstances(t)
+      const seed = Number(process.env.STORM_SEED ?? Date.now() % 100000)
+      const next = random(seed)
 
-    // Crossing merges need identities that exist first; seed 8, oldest first, one at a time.
-    const seeds: IdentifyInput[] = Array.from({ length: 8 }, (_, i) => ({
-      email: `cross${i}@x.io`,
-      phoneNumber: `900${i}`,
-    }))
-    const seeded: number[] = []
-    for (const [i, body] of seeds.entries()) {
-      seeded.push((await identify((servers[i % INSTANCES] as ServerProcess).url, body)).primaryContatctId)
-    }
+      // Crossing merges need identities that exist first; seed 8, oldest first, one at a time.
+      const seeds: IdentifyInput[] = Array.from({ length: 8 }, (_, i) => ({
+        email: `cross${i}@x.io`,
+        phoneNumber: `900${i}`,
+      }))
+      const seeded: number[] = []
+      for (const [i, body] of seeds.entries()) {
+        seeded.push((await identify((servers[i % INSTANCES] as ServerProcess).url, body)).primaryContatctId)
+      }
 
-    const storm: IdentifyInput[] = []
-    // Identical new requests: exactly one contact may come of them.
-    for (let i = 0; i < 60; i++) storm.push({ email: 'same@x.io', phoneNumber: '5550000' })
-    // A star: one new email, many new phones.
-    for (let i = 0; i < 90; i++) storm.push({ email: 'star@x.io', phoneNumber: `777${i}` })
-    // Crossing merges: neighbours joined in both directions, so merges race each other.
-    for (let i = 0; i < 50; i++) {
-      const a = i % 8
-      const b = (a + 1 + (i % 3)) % 8
-      storm.push(
-        i % 2 === 0
-          ? { email: `cross${a}@x.io`, phoneNumber: `900${b}` }
-          : { email: `cross${b}@x.io`, phoneNumber: `900${a}` },
+      const storm: IdentifyInput[] = []
+      // Identical new requests: exactly one contact may come of them.
+      for (let i = 0; i < 60; i++) storm.push({ email: 'same@x.io', phoneNumber: '5550000' })
+      // A star: one new email, many new phones.
+      for (let i = 0; i < 90; i++) storm.push({ email: 'star@x.io', phoneNumber: `777${i}` })
+      // Crossing merges: neighbours joined in both directions, so merges race each other.
+      for (let i = 0; i < 50; i++) {
+        const a = i % 8
+        const b = (a + 1 + (i % 3)) % 8
+        storm.push(
+          i % 2 === 0
+            ? { email: `cross${a}@x.io`, phoneNumber: `900${b}` }
+            : { email: `cross${b}@x.io`, phoneNumber: `900${a}` },
+        )
+      }
+      // Random traffic over small pools, so values collide and identities chain.
+      for (let i = 0; i < 120; i++) {
+        const pick = next()
+        const email = `r${Math.floor(next() * 25)}@x.io`
+        const phone = `300${Math.floor(next() * 25)}`
+        storm.push(
+          pick < 0.4
+            ? { email, phoneNumber: phone }
+            : pick < 0.7
+              ? { email, phoneNumber: null }
+              : { email: null, phoneNumber: phone },
+        )
+      }
+      // Interleave kinds, then spread round-robin over the instances.
+      storm.sort(() => next() - 0.5)
+
+      const started = performance.now()
+      const views = await Promise.all(
+        storm.map((body, i) => identify((servers[i % INSTANCES] as ServerProcess).url, body)),
       )
-    }
-    // Random traffic over small pools, so values collide and identities chain.
-    for (let i = 0; i < 120; i++) {
-      const pick = next()
-      const email = `r${Math.floor(next() * 25)}@x.io`
-      const phone = `300${Math.floor(next() * 25)}`
-      storm.push(
-        pick < 0.4
-          ? { email, phoneNumber: phone }
-          : pick < 0.7
-            ? { email, phoneNumber: null }
-            : { email: null, phoneNumber: phone },
+      const elapsedMs = Math.round(performance.now() - started)
+
+      // Each answer is an identity that holds what was asked.
+      for (const [i, view] of views.entries()) {
+        const body = storm[i] as IdentifyInput
+        if (body.email !== null) assert.ok(view.emails.includes(body.email), `answer ${i} lacks ${body.email}`)
+        if (body.phoneNumber !== null)
+          assert.ok(view.phoneNumbers.includes(body.phoneNumber), `answer ${i} lacks ${body.phoneNumber}`)
+      }
+      const sameAnswers = new Set(
+        views.filter((_, i) => storm[i]?.email === 'same@x.io').map((v) => v.primaryContatctId),
       )
-    }
-    // Interleave kinds, then spread round-robin over the instances.
-    storm.sort(() => next() - 0.5)
+      assert.equal(sameAnswers.size, 1, 'identical requests all answered with one identity')
 
-    const started = performance.now()
-    const views = await Promise.all(
-      storm.map((body, i) => identify((servers[i % INSTANCES] as ServerProcess).url, body)),
-    )
-    const elapsedMs = Math.round(performance.now() - started)
-
-    // Each answer is an identity that holds what was asked.
-    for (const [i, view] of views.entries()) {
-      const body = storm[i] as IdentifyInput
-      if (body.email !== null) assert.ok(view.emails.includes(body.email), `answer ${i} lacks ${body.email}`)
-      if (body.phoneNumber !== null)
-        assert.ok(view.phoneNumbers.includes(body.phoneNumber), `answer ${i} lacks ${body.phoneNumber}`)
-    }
-    const sameAnswers = new Set(views.filter((_, i) => storm[i]?.email === 'same@x.io').map((v) => v.primaryContatctId))
-    assert.equal(sameAnswers.size, 1, 'identical requests all answered with one identity')
-
-    // The rows, straight from PostgreSQL.
-    const rows = (
-      await sql<{
-        id: string
-        email: string | null
-        phone_number: string | null
-        linked_id: string | null
-        link_precedence: 'primary' | 'secondary'
-        created_ms: number
-        updated_ms: number
-      }>(
-        databaseUrl,
-        `SELECT id, email, phone_number, linked_id, link_precedence,
+      // The rows, straight from PostgreSQL.
+      const rows = (
+        await sql<{
+          id: string
+          email: string | null
+          phone_number: string | null
+          linked_id: string | null
+          link_precedence: 'primary' | 'secondary'
+          created_ms: number
+          updated_ms: number
+        }>(
+          databaseUrl,
+          `SELECT id, email, phone_number, linked_id, link_precedence,
            (extract(epoch FROM created_at) * 1000)::float8 AS created_ms,
            (extract(epoch FROM updated_at) * 1000)::float8 AS updated_ms
          FROM contact WHERE deleted_at IS NULL ORDER BY id`,
+        )
+      ).map(
+        (r): StoredContact => ({
+          id: Number(r.id),
+          email: r.email,
+          phoneNumber: r.phone_number,
+          linkedId: r.linked_id === null ? null : Number(r.linked_id),
+          linkPrecedence: r.link_precedence,
+          createdAt: r.created_ms,
+          updatedAt: r.updated_ms,
+          deletedAt: null,
+        }),
       )
-    ).map(
-      (r): StoredContact => ({
-        id: Number(r.id),
-        email: r.email,
-        phoneNumber: r.phone_number,
-        linkedId: r.linked_id === null ? null : Number(r.linked_id),
-        linkPrecedence: r.link_precedence,
-        createdAt: r.created_ms,
-        updatedAt: r.updated_ms,
-        deletedAt: null,
-      }),
-    )
-    assertInvariants(rows, [...seeds, ...storm])
+      assertInvariants(rows, [...seeds, ...storm])
 
-    // The same invariants again, in SQL, so a bug shared by the checker and the store cannot hide.
-    const [violations] = await sql<Record<string, string>>(
-      databaseUrl,
-      `SELECT
+      // The same invariants again, in SQL, so a bug shared by the checker and the store cannot hide.
+      const [violations] = await sql<Record<string, string>>(
+        databaseUrl,
+        `SELECT
          (SELECT count(*) FROM contact WHERE deleted_at IS NULL AND link_precedence = 'primary' AND linked_id IS NOT NULL) AS i1_primary_linked,
          (SELECT count(*) FROM contact s LEFT JOIN contact p ON p.id = s.linked_id AND p.deleted_at IS NULL
            WHERE s.deleted_at IS NULL AND s.link_precedence = 'secondary'
@@ -175,48 +180,48 @@ describe('several instances on one PostgreSQL database', { skip }, () => {
              AND coalesce(a.linked_id, a.id) <> coalesce(b.linked_id, b.id)) AS i2_split,
          (SELECT count(*) FROM contact WHERE email = 'same@x.io') AS identical_contacts,
          (SELECT count(*) FROM contact WHERE email = 'star@x.io' AND linked_id IS NULL) AS star_primaries`,
-    )
-    assert.deepEqual(
-      { ...violations },
-      {
-        i1_primary_linked: '0',
-        i1_not_flat: '0',
-        i3_older_than_primary: '0',
-        i4_duplicates: '0',
-        i2_split: '0',
-        identical_contacts: '1',
-        star_primaries: '1',
-      },
-    )
-
-    // The crossing merges joined all eight seeded identities under the oldest one.
-    const groups = identities(rows)
-    const firstSeed = seeded[0] as number
-    const crossGroup = groups.get(firstSeed) ?? []
-    for (const id of seeded)
-      assert.ok(
-        crossGroup.some((c) => c.id === id),
-        `seed ${id} joined identity ${firstSeed}`,
+      )
+      assert.deepEqual(
+        { ...violations },
+        {
+          i1_primary_linked: '0',
+          i1_not_flat: '0',
+          i3_older_than_primary: '0',
+          i4_duplicates: '0',
+          i2_split: '0',
+          identical_contacts: '1',
+          star_primaries: '1',
+        },
       )
 
-    // Retries, as each instance's store reports them when it closes.
-    const codes = await Promise.all(servers.map((s) => s.stop()))
-    assert.deepEqual(codes, [0, 0, 0], 'every instance shut down cleanly')
-    const summaries = servers.map((s) => s.logs.find((l) => l.msg === 'store closed'))
-    for (const summary of summaries) assert.ok(summary, 'each instance logs its store summary on close')
-    const sum = (key: string) => summaries.reduce((n, s) => n + Number(s?.[key] ?? 0), 0)
-    const figures = {
-      requests: storm.length,
-      instances: INSTANCES,
-      elapsedMs,
-      requestsPerSecond: Math.round((storm.length / elapsedMs) * 1000),
-      retries: sum('retries'),
-      reconnects: sum('reconnects'),
-      committed: sum('committed'),
-      contacts: rows.length,
-      seed,
-    }
-    t.diagnostic(`multi-instance storm: ${JSON.stringify(figures)}`)
-    assert.equal(figures.committed, storm.length + seeds.length, 'every request committed exactly once')
+      // The crossing merges joined all eight seeded identities under the oldest one.
+      const groups = identities(rows)
+      const firstSeed = seeded[0] as number
+      const crossGroup = groups.get(firstSeed) ?? []
+      for (const id of seeded)
+        assert.ok(
+          crossGroup.some((c) => c.id === id),
+          `seed ${id} joined identity ${firstSeed}`,
+        )
+
+      // Retries, as each instance's store reports them when it closes.
+      const codes = await Promise.all(servers.map((s) => s.stop()))
+      assert.deepEqual(codes, [0, 0, 0], 'every instance shut down cleanly')
+      const summaries = servers.map((s) => s.logs.find((l) => l.msg === 'store closed'))
+      for (const summary of summaries) assert.ok(summary, 'each instance logs its store summary on close')
+      const sum = (key: string) => summaries.reduce((n, s) => n + Number(s?.[key] ?? 0), 0)
+      const figures = {
+        requests: storm.length,
+        instances: INSTANCES,
+        elapsedMs,
+        requestsPerSecond: Math.round((storm.length / elapsedMs) * 1000),
+        retries: sum('retries'),
+        reconnects: sum('reconnects'),
+        committed: sum('committed'),
+        contacts: rows.length,
+        seed,
+      }
+      t.diagnostic(`multi-instance storm: ${JSON.stringify(figures)}`)
+      assert.equal(figures.committed, storm.length + seeds.length, 'every request committed exactly once')
+    })
   })
-})

@@ -16,8 +16,6 @@ import { openPostgresStore, PostgresStore, type PostgresStoreOptions } from '../
 import { createPostgresDatabase, POSTGRES_SKIP_REASON, testDatabaseUrl } from '../support/engines.ts'
 import { assertInvariants } from '../support/invariants.ts'
 
-const skip = testDatabaseUrl === undefined ? POSTGRES_SKIP_REASON : false
-
 /** A fresh database, dropped after the test. */
 async function freshDatabase(t: TestContext): Promise<string> {
   const db = await createPostgresDatabase()
@@ -109,175 +107,178 @@ class TcpProxy {
 
 const email = (i: number) => `user${i}@example.com`
 
-describe('PostgreSQL store', { skip }, () => {
-  const admin = testDatabaseUrl as string
+// Without a server, one skipped test (not a skipped suite) so the closing summary counts it.
+if (testDatabaseUrl === undefined) test('PostgreSQL store', { skip: POSTGRES_SKIP_REASON }, () => {})
+else
+  describe('PostgreSQL store', () => {
+    const admin = testDatabaseUrl as string
 
-  test('migrations raced by six instances starting at once are applied exactly once', async (t) => {
-    const url = await freshDatabase(t)
-    const stores = Array.from({ length: 6 }, () => new PostgresStore({ url, poolSize: 1 }))
-    t.after(() => Promise.all(stores.map((s) => s.close())))
-    const applied = await Promise.all(stores.map((s) => s.migrate()))
-    assert.deepEqual(applied.flat(), [1], `versions applied per instance: ${JSON.stringify(applied)}`)
-    const recorded = await adminQuery<{ version: number }>(url, 'SELECT version FROM schema_migrations ORDER BY 1')
-    assert.deepEqual(
-      recorded.rows.map((r) => r.version),
-      [1],
-    )
-    // And the full open path, raced the same way, on the now-migrated database and on a new one.
-    const url2 = await freshDatabase(t)
-    const opened = await Promise.all(
-      [url, url, url2, url2, url2].map((u) => openPostgresStore({ url: u, poolSize: 1 })),
-    )
-    t.after(() => Promise.all(opened.map((s) => s.close())))
-    for (const s of opened) await s.ping()
-    const view = await opened[2]!.identify({ email: 'doc@hillvalley.edu', phoneNumber: '123456' })
-    assert.deepEqual(view.emails, ['doc@hillvalley.edu'])
-  })
-
-  test('ids and timestamps come back as numbers: epoch milliseconds of the database clock', async (t) => {
-    const store = await openStore(t, { url: await freshDatabase(t) })
-    const before = Date.now()
-    const first = await store.identify({ email: 'lorraine@hillvalley.edu', phoneNumber: '123456' })
-    const second = await store.identify({ email: 'mcfly@hillvalley.edu', phoneNumber: '123456' })
-    const after = Date.now()
-    assert.equal(typeof first.primaryContatctId, 'number')
-    assert.deepEqual(second, {
-      primaryContatctId: first.primaryContatctId,
-      emails: ['lorraine@hillvalley.edu', 'mcfly@hillvalley.edu'],
-      phoneNumbers: ['123456'],
-      secondaryContactIds: [first.primaryContatctId + 1],
-    })
-    const rows = await store.listContacts()
-    assert.equal(rows.length, 2)
-    for (const r of rows) {
-      assert.equal(typeof r.id, 'number')
-      assert.ok(Number.isInteger(r.createdAt), `createdAt ${r.createdAt} is whole milliseconds`)
-      // Same machine, so the database clock is ours give or take a rounding millisecond.
-      assert.ok(r.createdAt >= before - 1000 && r.createdAt <= after + 1000, `createdAt ${r.createdAt}`)
-      assert.equal(r.updatedAt, r.createdAt)
-      assert.equal(r.deletedAt, null)
-    }
-    assert.equal(rows[1]!.linkedId, rows[0]!.id)
-    assert.ok(rows[1]!.createdAt >= rows[0]!.createdAt)
-  })
-
-  test('two instances under contention retry instead of failing, and leave a serial outcome', async (t) => {
-    const url = await freshDatabase(t)
-    const a = await openStore(t, { url, poolSize: 8 })
-    const b = await openStore(t, { url, poolSize: 8 })
-    const requests: IdentifyInput[] = []
-    for (let i = 0; i < 60; i++) requests.push({ email: 'same@example.com', phoneNumber: '555000' })
-    for (let i = 0; i < 60; i++) requests.push({ email: 'star@example.com', phoneNumber: `777${i}` })
-    for (let i = 0; i < 20; i++) requests.push({ email: email(i), phoneNumber: `888${(i + 1) % 20}` })
-    const views = await Promise.all(requests.map((r, i) => (i % 2 === 0 ? a : b).identify(r)))
-    assert.equal(views.length, requests.length)
-    const rows = await a.listContacts()
-    assertInvariants(rows, requests)
-    assert.equal(rows.filter((r) => r.email === 'same@example.com').length, 1, 'identical requests made one contact')
-    assert.equal(rows.filter((r) => r.email === 'star@example.com').length, 60)
-    const retries = a.stats.retries + b.stats.retries
-    t.diagnostic(`140 requests on 2 instances: ${retries} retries`)
-    assert.ok(retries > 0, 'this much contention must have made some transaction retry')
-    assert.equal(a.stats.committed + b.stats.committed, requests.length)
-  })
-
-  test('an unreachable database at start fails fast with ERR_STORAGE_UNAVAILABLE naming it', async () => {
-    const closed = net.createServer()
-    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', () => resolve()))
-    const port = (closed.address() as net.AddressInfo).port
-    await new Promise<void>((resolve) => closed.close(() => resolve()))
-    const url = `postgres://postgres@127.0.0.1:${port}/nowhere`
-    const err = await rejectsUnavailable(openPostgresStore({ url, startupWaitMs: 0 }))
-    assert.match(err.message, new RegExp(`127\\.0\\.0\\.1:${port}/nowhere`))
-    assert.match(err.message, /ECONNREFUSED/)
-    // With a start-up wait it keeps trying for that long before giving up.
-    const started = Date.now()
-    await rejectsUnavailable(openPostgresStore({ url, startupWaitMs: 600 }))
-    assert.ok(Date.now() - started >= 250, 'it waited and retried')
-  })
-
-  test('database unreachable: 503 ERR_STORAGE_UNAVAILABLE and /readyz fails; it recovers when back', async (t) => {
-    const url = await freshDatabase(t)
-    const proxy = new TcpProxy(admin)
-    await proxy.start()
-    t.after(() => proxy.stop())
-    const store = await openStore(t, { url: proxy.via(url), poolSize: 4, connectTimeoutMs: 2000 })
-    const app = await buildApp({ config: loadConfig({}), store })
-    t.after(() => app.close())
-    const post = (body: object) => app.inject({ method: 'POST', url: '/identify', payload: body })
-
-    assert.equal((await post({ email: 'a@example.com' })).statusCode, 200)
-    assert.equal((await app.inject('/readyz')).statusCode, 200)
-
-    await proxy.stop()
-    const down = await post({ email: 'b@example.com' })
-    assert.equal(down.statusCode, 503, down.body)
-    const body = down.json()
-    assert.equal(body.code, 'ERR_STORAGE_UNAVAILABLE')
-    assert.match(body.message, /PostgreSQL at 127\.0\.0\.1:\d+\/identity_test_\w+/)
-    const ready = await app.inject('/readyz')
-    assert.equal(ready.statusCode, 503)
-    assert.equal(ready.json().code, 'ERR_STORAGE_UNAVAILABLE')
-    await rejectsUnavailable(store.ping())
-
-    await proxy.start()
-    assert.equal((await app.inject('/readyz')).statusCode, 200)
-    const back = await post({ email: 'b@example.com', phoneNumber: '1' })
-    assert.equal(back.statusCode, 200, back.body)
-    assert.deepEqual(back.json().contact.emails, ['b@example.com'])
-  })
-
-  test('every connection cut with pg_terminate_backend, even mid-request: the store reconnects by itself', async (t) => {
-    const url = await freshDatabase(t)
-    const store = await openStore(t, { url, poolSize: 6 })
-    const name = new URL(url).pathname.slice(1)
-    const terminate = async () => {
-      const result = await adminQuery<{ n: string }>(
-        admin,
-        'SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
-        [name],
+    test('migrations raced by six instances starting at once are applied exactly once', async (t) => {
+      const url = await freshDatabase(t)
+      const stores = Array.from({ length: 6 }, () => new PostgresStore({ url, poolSize: 1 }))
+      t.after(() => Promise.all(stores.map((s) => s.close())))
+      const applied = await Promise.all(stores.map((s) => s.migrate()))
+      assert.deepEqual(applied.flat(), [1], `versions applied per instance: ${JSON.stringify(applied)}`)
+      const recorded = await adminQuery<{ version: number }>(url, 'SELECT version FROM schema_migrations ORDER BY 1')
+      assert.deepEqual(
+        recorded.rows.map((r) => r.version),
+        [1],
       )
-      return Number(result.rows[0]?.n)
-    }
-    // Fill the pool, then cut every idle connection.
-    await Promise.all(Array.from({ length: 12 }, (_, i) => store.identify({ email: email(i), phoneNumber: null })))
-    assert.ok((await terminate()) > 0, 'there were connections to cut')
-    await store.ping()
-    assert.equal((await store.identify({ email: email(0), phoneNumber: '42' })).emails[0], email(0))
+      // And the full open path, raced the same way, on the now-migrated database and on a new one.
+      const url2 = await freshDatabase(t)
+      const opened = await Promise.all(
+        [url, url, url2, url2, url2].map((u) => openPostgresStore({ url: u, poolSize: 1 })),
+      )
+      t.after(() => Promise.all(opened.map((s) => s.close())))
+      for (const s of opened) await s.ping()
+      const view = await opened[2]!.identify({ email: 'doc@hillvalley.edu', phoneNumber: '123456' })
+      assert.deepEqual(view.emails, ['doc@hillvalley.edu'])
+    })
 
-    // Cut them again while 60 requests are in flight: none may fail.
-    const requests = Array.from({ length: 60 }, (_, i) => ({ email: email(i % 15), phoneNumber: String(1000 + i) }))
-    const inFlight = Promise.allSettled(requests.map((r) => store.identify(r)))
-    await new Promise((resolve) => setTimeout(resolve, 5))
-    await terminate()
-    const results = await inFlight
-    const failed = results.filter((r) => r.status === 'rejected')
-    assert.deepEqual(
-      failed.map((r) => String((r as PromiseRejectedResult).reason)),
-      [],
-    )
-    t.diagnostic(`reconnects after pg_terminate_backend: ${store.stats.reconnects}`)
-    assertInvariants(await store.listContacts())
-  })
+    test('ids and timestamps come back as numbers: epoch milliseconds of the database clock', async (t) => {
+      const store = await openStore(t, { url: await freshDatabase(t) })
+      const before = Date.now()
+      const first = await store.identify({ email: 'lorraine@hillvalley.edu', phoneNumber: '123456' })
+      const second = await store.identify({ email: 'mcfly@hillvalley.edu', phoneNumber: '123456' })
+      const after = Date.now()
+      assert.equal(typeof first.primaryContatctId, 'number')
+      assert.deepEqual(second, {
+        primaryContatctId: first.primaryContatctId,
+        emails: ['lorraine@hillvalley.edu', 'mcfly@hillvalley.edu'],
+        phoneNumbers: ['123456'],
+        secondaryContactIds: [first.primaryContatctId + 1],
+      })
+      const rows = await store.listContacts()
+      assert.equal(rows.length, 2)
+      for (const r of rows) {
+        assert.equal(typeof r.id, 'number')
+        assert.ok(Number.isInteger(r.createdAt), `createdAt ${r.createdAt} is whole milliseconds`)
+        // Same machine, so the database clock is ours give or take a rounding millisecond.
+        assert.ok(r.createdAt >= before - 1000 && r.createdAt <= after + 1000, `createdAt ${r.createdAt}`)
+        assert.equal(r.updatedAt, r.createdAt)
+        assert.equal(r.deletedAt, null)
+      }
+      assert.equal(rows[1]!.linkedId, rows[0]!.id)
+      assert.ok(rows[1]!.createdAt >= rows[0]!.createdAt)
+    })
 
-  test('a statement that exceeds DB_STATEMENT_TIMEOUT_MS answers ERR_STORAGE_UNAVAILABLE, not a hang', async (t) => {
-    const url = await freshDatabase(t)
-    const store = await openStore(t, { url, statementTimeoutMs: 300 })
-    const locker = new pg.Client({ connectionString: url })
-    // The database is dropped WITH (FORCE) after the test, which may cut this connection first.
-    locker.on('error', () => {})
-    await locker.connect()
-    t.after(() => locker.end())
-    await locker.query('BEGIN')
-    // Test-only: hold the table so the store's statements wait until their timeout.
-    await locker.query('LOCK TABLE contact IN ACCESS EXCLUSIVE MODE')
-    const started = Date.now()
-    const err = await rejectsUnavailable(store.identify({ email: 'slow@example.com', phoneNumber: null }))
-    assert.match(err.message, /57014|statement timeout/)
-    assert.ok(Date.now() - started < 5000)
-    await locker.query('ROLLBACK')
-    assert.deepEqual((await store.identify({ email: 'slow@example.com', phoneNumber: null })).emails, [
-      'slow@example.com',
-    ])
+    test('two instances under contention retry instead of failing, and leave a serial outcome', async (t) => {
+      const url = await freshDatabase(t)
+      const a = await openStore(t, { url, poolSize: 8 })
+      const b = await openStore(t, { url, poolSize: 8 })
+      const requests: IdentifyInput[] = []
+      for (let i = 0; i < 60; i++) requests.push({ email: 'same@example.com', phoneNumber: '555000' })
+      for (let i = 0; i < 60; i++) requests.push({ email: 'star@example.com', phoneNumber: `777${i}` })
+      for (let i = 0; i < 20; i++) requests.push({ email: email(i), phoneNumber: `888${(i + 1) % 20}` })
+      const views = await Promise.all(requests.map((r, i) => (i % 2 === 0 ? a : b).identify(r)))
+      assert.equal(views.length, requests.length)
+      const rows = await a.listContacts()
+      assertInvariants(rows, requests)
+      assert.equal(rows.filter((r) => r.email === 'same@example.com').length, 1, 'identical requests made one contact')
+      assert.equal(rows.filter((r) => r.email === 'star@example.com').length, 60)
+      const retries = a.stats.retries + b.stats.retries
+      t.diagnostic(`140 requests on 2 instances: ${retries} retries`)
+      assert.ok(retries > 0, 'this much contention must have made some transaction retry')
+      assert.equal(a.stats.committed + b.stats.committed, requests.length)
+    })
+
+    test('an unreachable database at start fails fast with ERR_STORAGE_UNAVAILABLE naming it', async () => {
+      const closed = net.createServer()
+      await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', () => resolve()))
+      const port = (closed.address() as net.AddressInfo).port
+      await new Promise<void>((resolve) => closed.close(() => resolve()))
+      const url = `postgres://postgres@127.0.0.1:${port}/nowhere`
+      const err = await rejectsUnavailable(openPostgresStore({ url, startupWaitMs: 0 }))
+      assert.match(err.message, new RegExp(`127\\.0\\.0\\.1:${port}/nowhere`))
+      assert.match(err.message, /ECONNREFUSED/)
+      // With a start-up wait it keeps trying for that long before giving up.
+      const started = Date.now()
+      await rejectsUnavailable(openPostgresStore({ url, startupWaitMs: 600 }))
+      assert.ok(Date.now() - started >= 250, 'it waited and retried')
+    })
+
+    test('database unreachable: 503 ERR_STORAGE_UNAVAILABLE and /readyz fails; it recovers when back', async (t) => {
+      const url = await freshDatabase(t)
+      const proxy = new TcpProxy(admin)
+      await proxy.start()
+      t.after(() => proxy.stop())
+      const store = await openStore(t, { url: proxy.via(url), poolSize: 4, connectTimeoutMs: 2000 })
+      const app = await buildApp({ config: loadConfig({}), store })
+      t.after(() => app.close())
+      const post = (body: object) => app.inject({ method: 'POST', url: '/identify', payload: body })
+
+      assert.equal((await post({ email: 'a@example.com' })).statusCode, 200)
+      assert.equal((await app.inject('/readyz')).statusCode, 200)
+
+      await proxy.stop()
+      const down = await post({ email: 'b@example.com' })
+      assert.equal(down.statusCode, 503, down.body)
+      const body = down.json()
+      assert.equal(body.code, 'ERR_STORAGE_UNAVAILABLE')
+      assert.match(body.message, /PostgreSQL at 127\.0\.0\.1:\d+\/identity_test_\w+/)
+      const ready = await app.inject('/readyz')
+      assert.equal(ready.statusCode, 503)
+      assert.equal(ready.json().code, 'ERR_STORAGE_UNAVAILABLE')
+      await rejectsUnavailable(store.ping())
+
+      await proxy.start()
+      assert.equal((await app.inject('/readyz')).statusCode, 200)
+      const back = await post({ email: 'b@example.com', phoneNumber: '1' })
+      assert.equal(back.statusCode, 200, back.body)
+      assert.deepEqual(back.json().contact.emails, ['b@example.com'])
+    })
+
+    test('every connection cut with pg_terminate_backend, even mid-request: the store reconnects by itself', async (t) => {
+      const url = await freshDatabase(t)
+      const store = await openStore(t, { url, poolSize: 6 })
+      const name = new URL(url).pathname.slice(1)
+      const terminate = async () => {
+        const result = await adminQuery<{ n: string }>(
+          admin,
+          'SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
+          [name],
+        )
+        return Number(result.rows[0]?.n)
+      }
+      // Fill the pool, then cut every idle connection.
+      await Promise.all(Array.from({ length: 12 }, (_, i) => store.identify({ email: email(i), phoneNumber: null })))
+      assert.ok((await terminate()) > 0, 'there were connections to cut')
+      await store.ping()
+      assert.equal((await store.identify({ email: email(0), phoneNumber: '42' })).emails[0], email(0))
+
+      // Cut them again while 60 requests are in flight: none may fail.
+      const requests = Array.from({ length: 60 }, (_, i) => ({ email: email(i % 15), phoneNumber: String(1000 + i) }))
+      const inFlight = Promise.allSettled(requests.map((r) => store.identify(r)))
+      await new Promise((resolve) => setTimeout(resolve, 5))
+      await terminate()
+      const results = await inFlight
+      const failed = results.filter((r) => r.status === 'rejected')
+      assert.deepEqual(
+        failed.map((r) => String((r as PromiseRejectedResult).reason)),
+        [],
+      )
+      t.diagnostic(`reconnects after pg_terminate_backend: ${store.stats.reconnects}`)
+      assertInvariants(await store.listContacts())
+    })
+
+    test('a statement that exceeds DB_STATEMENT_TIMEOUT_MS answers ERR_STORAGE_UNAVAILABLE, not a hang', async (t) => {
+      const url = await freshDatabase(t)
+      const store = await openStore(t, { url, statementTimeoutMs: 300 })
+      const locker = new pg.Client({ connectionString: url })
+      // The database is dropped WITH (FORCE) after the test, which may cut this connection first.
+      locker.on('error', () => {})
+      await locker.connect()
+      t.after(() => locker.end())
+      await locker.query('BEGIN')
+      // Test-only: hold the table so the store's statements wait until their timeout.
+      await locker.query('LOCK TABLE contact IN ACCESS EXCLUSIVE MODE')
+      const started = Date.now()
+      const err = await rejectsUnavailable(store.identify({ email: 'slow@example.com', phoneNumber: null }))
+      assert.match(err.message, /57014|statement timeout/)
+      assert.ok(Date.now() - started < 5000)
+      await locker.query('ROLLBACK')
+      assert.deepEqual((await store.identify({ email: 'slow@example.com', phoneNumber: null })).emails, [
+        'slow@example.com',
+      ])
+    })
   })
-})
