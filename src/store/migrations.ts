@@ -17,7 +17,9 @@ export const migrations: readonly Migration[] = [
     name: 'contact',
     sql: {
       // SQLite: INTEGER PRIMARY KEY AUTOINCREMENT never reuses an id, so ids grow with creation
-      // even after rows are removed; timestamps are epoch milliseconds.
+      // even after rows are removed; timestamps are epoch milliseconds. `contact_root` indexes each
+      // live contact by its identity's primary id (its own id for a primary), so one range scan
+      // reads a whole identity.
       sqlite: `
         CREATE TABLE contact (
           id              INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -31,7 +33,7 @@ export const migrations: readonly Migration[] = [
         );
         CREATE INDEX contact_email ON contact (email) WHERE deleted_at IS NULL;
         CREATE INDEX contact_phone_number ON contact (phone_number) WHERE deleted_at IS NULL;
-        CREATE INDEX contact_linked_id ON contact (linked_id);
+        CREATE INDEX contact_root ON contact (coalesce(linked_id, id)) WHERE deleted_at IS NULL;
         CREATE UNIQUE INDEX contact_fact ON contact (coalesce(email, ''), coalesce(phone_number, ''))
           WHERE deleted_at IS NULL;
       `,
@@ -51,7 +53,7 @@ export const migrations: readonly Migration[] = [
         );
         CREATE INDEX IF NOT EXISTS contact_email ON contact (email) WHERE deleted_at IS NULL;
         CREATE INDEX IF NOT EXISTS contact_phone_number ON contact (phone_number) WHERE deleted_at IS NULL;
-        CREATE INDEX IF NOT EXISTS contact_linked_id ON contact (linked_id);
+        CREATE INDEX IF NOT EXISTS contact_root ON contact ((coalesce(linked_id, id))) WHERE deleted_at IS NULL;
         CREATE UNIQUE INDEX IF NOT EXISTS contact_fact ON contact ((coalesce(email, '')), (coalesce(phone_number, '')))
           WHERE deleted_at IS NULL;
       `,

@@ -54,27 +54,23 @@ const silent: StoreLogger = { debug() {}, info() {}, warn() {} }
 const ms = (column: string) => `round(extract(epoch FROM ${column}) * 1000)::float8`
 const CONTACT_COLUMNS = `id, email, phone_number, linked_id, link_precedence, ${ms('created_at')} AS created_ms`
 
-// The same single statement as the SQLite adapter's: every live contact of every identity that
-// shares the email or the phone number, found through the value and link indexes. Under
+// The same single statement as the SQLite adapter's: each value names at most one root (I2), and
+// one range of the `contact_root` expression index per root reads the whole identity. Under
 // SERIALIZABLE, the index ranges it reads are what a concurrent insert or relink conflicts with.
+const ROOT_OF = (column: string, param: string) =>
+  `(SELECT coalesce(linked_id, id) FROM contact WHERE ${column} = ${param} AND deleted_at IS NULL LIMIT 1)`
 const LOAD_TOUCHED: pg.QueryConfig = {
   name: 'identity_load_touched',
-  text: `
-    WITH roots(id) AS (
-      SELECT coalesce(linked_id, id) FROM contact WHERE email = $1 AND deleted_at IS NULL
-      UNION
-      SELECT coalesce(linked_id, id) FROM contact WHERE phone_number = $2 AND deleted_at IS NULL
-    )
-    SELECT ${CONTACT_COLUMNS} FROM contact WHERE id IN (SELECT id FROM roots) AND deleted_at IS NULL
-    UNION ALL
-    SELECT ${CONTACT_COLUMNS} FROM contact WHERE linked_id IN (SELECT id FROM roots) AND deleted_at IS NULL`,
+  text: `SELECT ${CONTACT_COLUMNS} FROM contact
+    WHERE coalesce(linked_id, id) IN (${ROOT_OF('email', '$1')}, ${ROOT_OF('phone_number', '$2')})
+      AND deleted_at IS NULL`,
 }
 
 // All demoted primaries and their secondaries in one statement (rule 2). Clock: the database's,
 // so instances with skewed clocks still stamp one timeline.
 const DEMOTE = `
   UPDATE contact SET linked_id = $1, link_precedence = 'secondary', updated_at = statement_timestamp()
-  WHERE id = ANY($2::int8[]) OR linked_id = ANY($2::int8[])`
+  WHERE coalesce(linked_id, id) = ANY($2::int8[]) AND deleted_at IS NULL`
 
 // created_at is the database's clock too, but never older than the surviving primary ($5), so a
 // secondary cannot overtake its primary (I3) even across a clock step.
