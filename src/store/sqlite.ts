@@ -28,18 +28,15 @@ export interface SqliteStoreOptions {
 const CONTACT_COLUMNS = `id, email, phone_number AS phoneNumber, linked_id AS linkedId,
   link_precedence AS linkPrecedence, created_at AS createdAt`
 
-// Every live contact of every identity that shares the email or the phone number. The roots are
-// the primaries' ids (a secondary points at its primary, I1); each index lookup is by value or by
-// link, so the cost follows the size of the identities touched, never the size of the table.
-const LOAD_TOUCHED = `
-  WITH roots(id) AS (
-    SELECT coalesce(linked_id, id) FROM contact WHERE email = @email AND deleted_at IS NULL
-    UNION
-    SELECT coalesce(linked_id, id) FROM contact WHERE phone_number = @phoneNumber AND deleted_at IS NULL
-  )
-  SELECT ${CONTACT_COLUMNS} FROM contact WHERE id IN (SELECT id FROM roots) AND deleted_at IS NULL
-  UNION ALL
-  SELECT ${CONTACT_COLUMNS} FROM contact WHERE linked_id IN (SELECT id FROM roots) AND deleted_at IS NULL`
+// Every live contact of every identity that shares the email or the phone number. All contacts
+// sharing a value share a primary (I2), so each value names at most one root; one range scan of
+// `contact_root` per root then reads the identity. The cost follows the size of the identities
+// touched, never the size of the table.
+const ROOT_OF = (column: string, param: string) =>
+  `(SELECT coalesce(linked_id, id) FROM contact WHERE ${column} = ${param} AND deleted_at IS NULL LIMIT 1)`
+const LOAD_TOUCHED = `SELECT ${CONTACT_COLUMNS} FROM contact
+  WHERE coalesce(linked_id, id) IN (${ROOT_OF('email', '@email')}, ${ROOT_OF('phone_number', '@phoneNumber')})
+    AND deleted_at IS NULL`
 
 const BUSY_CODES = new Set(['SQLITE_BUSY', 'SQLITE_LOCKED', 'SQLITE_BUSY_SNAPSHOT', 'SQLITE_BUSY_RECOVERY'])
 
@@ -48,13 +45,20 @@ export class SqliteStore implements ContactStore {
   /** The underlying connection, for the batch importer and tests that inspect the file. */
   readonly db: Database.Database
   readonly #lockWaitMs: number
+  readonly #load: Database.Statement<[IdentifyInput], Contact>
   readonly #identifyTx: Database.Transaction<(input: IdentifyInput, now: number) => IdentityView>
   #closed = false
 
   constructor(options: SqliteStoreOptions) {
     this.#lockWaitMs = options.lockWaitMs ?? 15000
     const inMemory = options.path === ':memory:' || options.path.startsWith('file::memory:')
-    if (!inMemory) mkdirSync(dirname(options.path), { recursive: true })
+    if (!inMemory) {
+      try {
+        mkdirSync(dirname(options.path), { recursive: true })
+      } catch (err) {
+        throw storageError(err, `cannot create the folder for the SQLite database at ${options.path}`)
+      }
+    }
     try {
       this.db = new Database(options.path)
     } catch (err) {
@@ -70,9 +74,10 @@ export class SqliteStore implements ContactStore {
     db.pragma('busy_timeout = 0')
 
     const load = db.prepare<[IdentifyInput], Contact>(LOAD_TOUCHED)
+    this.#load = load
     const demote = db.prepare<[{ primaryId: number; now: number; demotedId: number }]>(
       `UPDATE contact SET linked_id = @primaryId, link_precedence = 'secondary', updated_at = @now
-       WHERE id = @demotedId OR linked_id = @demotedId`,
+       WHERE coalesce(linked_id, id) = @demotedId AND deleted_at IS NULL`,
     )
     const insert = db.prepare<[string | null, string | null, number | null, string, number, number]>(
       `INSERT INTO contact (email, phone_number, linked_id, link_precedence, created_at, updated_at)
@@ -99,6 +104,12 @@ export class SqliteStore implements ContactStore {
     for (let attempt = 0; ; attempt++) {
       if (this.#closed) throw new AppError('ERR_STORAGE_UNAVAILABLE', 'the database is closed (shutting down)')
       try {
+        // Most requests change nothing. A single statement reads one consistent snapshot, so when
+        // the rules decide nothing changes, that snapshot is the answer and no write lock is taken.
+        const touched = this.#load.all(input)
+        const decision = decide(input, touched, Date.now())
+        if (decision.create === null && decision.demotedPrimaryIds.length === 0) return toIdentityView(touched)
+        // Otherwise read again under the write lock: another process may have written meanwhile.
         return this.#identifyTx.immediate(input, Date.now())
       } catch (err) {
         if (!isBusy(err)) throw storageError(err, 'the SQLite database failed')
@@ -161,6 +172,9 @@ function isBusy(err: unknown): boolean {
 function storageError(err: unknown, message: string): Error {
   if (err instanceof AppError) return err
   const code = (err as { code?: unknown })?.code
+  if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) {
+    return new AppError('ERR_STORAGE_UNAVAILABLE', `${message}: ${(err as Error).message}`, { cause: err })
+  }
   if (typeof code === 'string' && code.startsWith('SQLITE_') && !code.startsWith('SQLITE_CONSTRAINT')) {
     return new AppError('ERR_STORAGE_UNAVAILABLE', `${message} (${code})`, {
       cause: err,
