@@ -25,6 +25,7 @@ export async function startServer(config: Config): Promise<FastifyInstance> {
     closeWithGrace({ delay: config.shutdownTimeoutMs }, async ({ signal, err }) => {
       if (err) logger.error({ err }, 'shutting down after an uncaught error')
       else logger.info({ signal }, 'shutting down')
+      logger.flush()
       await app.close()
       await store.close()
     })
@@ -34,6 +35,7 @@ export async function startServer(config: Config): Promise<FastifyInstance> {
     const port = typeof address === 'object' && address !== null ? address.port : config.port
     // Tests and supervisors wait for this line; with PORT=0 it names the port the system chose.
     logger.info({ engine: store.engine, host: config.host, port }, 'identity service ready')
+    logger.flush()
     return app
   } catch (err) {
     logger.fatal({ err }, 'could not start')
