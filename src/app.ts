@@ -34,6 +34,10 @@ export async function buildApp({ config, store, logger }: AppOptions): Promise<F
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
     logController: new RequestLog(),
+    // While closing, Fastify would answer a request on an open keep-alive connection with a bare
+    // 503 lacking our error shape. Serving it is better: the store closes only after the app, and
+    // Fastify marks the response `Connection: close` so the client moves on.
+    return503OnClosing: false,
     // No type coercion: `true` is not a phone number and `12` is not an email.
     ajv: {
       customOptions: {

@@ -38,7 +38,11 @@ export async function startServer(env: Record<string, string>, timeoutMs = 20000
   const exited = once(child, 'exit')
   const port = await new Promise<number>((resolve, reject) => {
     let buffer = ''
-    const timer = setTimeout(() => reject(new Error(`server did not start in ${timeoutMs} ms\n${stderr}`)), timeoutMs)
+    const timer = setTimeout(() => {
+      // A server that never got ready must not outlive the test and hang the runner.
+      child.kill('SIGKILL')
+      reject(new Error(`server did not start in ${timeoutMs} ms\n${stderr}`))
+    }, timeoutMs)
     child.stdout?.on('data', (chunk: Buffer) => {
       buffer += chunk.toString()
       let newline = buffer.indexOf('\n')
