@@ -1,9 +1,10 @@
 /**
- * SQLite adapter (better-sqlite3). Each `identify` is one `BEGIN IMMEDIATE` transaction: the write
- * lock is taken before the first read, so transactions from this process and from any other process
- * on the same file run one at a time, and what they read is what they change. Within a process the
- * driver is synchronous, so requests never interleave; across processes a busy lock is retried
- * asynchronously (jittered backoff) instead of blocking the event loop or failing the request.
+ * SQLite adapter (better-sqlite3). Each `identify` is one transaction. SQLite runs write
+ * transactions one at a time across every process on the file, and refuses to let a transaction
+ * write on a snapshot another process has since changed, so what a request reads is what it
+ * changes. Within a process the driver is synchronous, so requests never interleave; across
+ * processes a busy lock is retried asynchronously (jittered backoff) instead of blocking the event
+ * loop or failing the request.
  */
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
@@ -45,7 +46,6 @@ export class SqliteStore implements ContactStore {
   /** The underlying connection, for the batch importer and tests that inspect the file. */
   readonly db: Database.Database
   readonly #lockWaitMs: number
-  readonly #load: Database.Statement<[IdentifyInput], Contact>
   readonly #identifyTx: Database.Transaction<(input: IdentifyInput, now: number) => IdentityView>
   #closed = false
 
@@ -74,7 +74,6 @@ export class SqliteStore implements ContactStore {
     db.pragma('busy_timeout = 0')
 
     const load = db.prepare<[IdentifyInput], Contact>(LOAD_TOUCHED)
-    this.#load = load
     const demote = db.prepare<[{ primaryId: number; now: number; demotedId: number }]>(
       `UPDATE contact SET linked_id = @primaryId, link_precedence = 'secondary', updated_at = @now
        WHERE coalesce(linked_id, id) = @demotedId AND deleted_at IS NULL`,
@@ -104,13 +103,13 @@ export class SqliteStore implements ContactStore {
     for (let attempt = 0; ; attempt++) {
       if (this.#closed) throw new AppError('ERR_STORAGE_UNAVAILABLE', 'the database is closed (shutting down)')
       try {
-        // Most requests change nothing. A single statement reads one consistent snapshot, so when
-        // the rules decide nothing changes, that snapshot is the answer and no write lock is taken.
-        const touched = this.#load.all(input)
-        const decision = decide(input, touched, Date.now())
-        if (decision.create === null && decision.demotedPrimaryIds.length === 0) return toIdentityView(touched)
-        // Otherwise read again under the write lock: another process may have written meanwhile.
-        return this.#identifyTx.immediate(input, Date.now())
+        // First try: a deferred transaction. Most requests change nothing and never take the write
+        // lock; one that does upgrades in place, which SQLite refuses (SQLITE_BUSY_SNAPSHOT) if
+        // another process committed since our read. Retries take the lock up front, so a request
+        // under contention waits its turn instead of losing the race again.
+        return attempt === 0
+          ? this.#identifyTx.deferred(input, Date.now())
+          : this.#identifyTx.immediate(input, Date.now())
       } catch (err) {
         if (!isBusy(err)) throw storageError(err, 'the SQLite database failed')
         if (Date.now() >= deadline) {
