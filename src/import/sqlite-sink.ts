@@ -32,8 +32,8 @@ export class SqliteSink implements ImportSink {
   readonly #newest: Database.Statement<[], number>
   readonly #rootsByEmail: Database.Statement<[string], number>
   readonly #rootsByPhone: Database.Statement<[string], number>
-  readonly #identity: Database.Statement<[number, number], Contact>
-  readonly #demote: Database.Statement<[number, number, number, number]>
+  readonly #identity: Database.Statement<[number], Contact>
+  readonly #demote: Database.Statement<[number, number, number]>
   readonly #insert: Database.Statement<[string | null, string | null, number | null, string, number, number]>
   #lastDataVersion: number | null = null
 
@@ -49,25 +49,24 @@ export class SqliteSink implements ImportSink {
     this.#dataVersion = db.prepare<[], number>('PRAGMA data_version').pluck()
     this.#anyContact = db.prepare<[], number>('SELECT count(*) FROM (SELECT 1 FROM contact LIMIT 1)').pluck()
     this.#newest = db.prepare<[], number>('SELECT created_at FROM contact ORDER BY id DESC LIMIT 1').pluck()
+    // The same reads and writes as SqliteStore's identify transaction (src/store/sqlite.ts), on the
+    // same indexes: a value names one identity (I2), and contact_root reads or relinks a whole one.
     this.#rootsByEmail = db
       .prepare<[string], number>(
-        'SELECT DISTINCT coalesce(linked_id, id) FROM contact WHERE email = ? AND deleted_at IS NULL',
+        'SELECT coalesce(linked_id, id) FROM contact WHERE email = ? AND deleted_at IS NULL LIMIT 1',
       )
       .pluck()
     this.#rootsByPhone = db
       .prepare<[string], number>(
-        'SELECT DISTINCT coalesce(linked_id, id) FROM contact WHERE phone_number = ? AND deleted_at IS NULL',
+        'SELECT coalesce(linked_id, id) FROM contact WHERE phone_number = ? AND deleted_at IS NULL LIMIT 1',
       )
       .pluck()
-    this.#identity = db.prepare<[number, number], Contact>(
-      `SELECT ${CONTACT_COLUMNS} FROM contact WHERE id = ? AND deleted_at IS NULL
-       UNION ALL
-       SELECT ${CONTACT_COLUMNS} FROM contact WHERE linked_id = ? AND deleted_at IS NULL`,
+    this.#identity = db.prepare<[number], Contact>(
+      `SELECT ${CONTACT_COLUMNS} FROM contact WHERE coalesce(linked_id, id) = ? AND deleted_at IS NULL`,
     )
-    // The same statements as SqliteStore's identify transaction.
-    this.#demote = db.prepare<[number, number, number, number]>(
+    this.#demote = db.prepare<[number, number, number]>(
       `UPDATE contact SET linked_id = ?, link_precedence = 'secondary', updated_at = ?
-       WHERE id = ? OR linked_id = ?`,
+       WHERE coalesce(linked_id, id) = ? AND deleted_at IS NULL`,
     )
     this.#insert = db.prepare<[string | null, string | null, number | null, string, number, number]>(
       `INSERT INTO contact (email, phone_number, linked_id, link_precedence, created_at, updated_at)
@@ -99,11 +98,11 @@ export class SqliteSink implements ImportSink {
   }
 
   identity(root: number): Contact[] {
-    return this.#identity.all(root, root)
+    return this.#identity.all(root)
   }
 
   demote(primaryId: number, demotedId: number, now: number): void {
-    this.#demote.run(primaryId, now, demotedId, demotedId)
+    this.#demote.run(primaryId, now, demotedId)
   }
 
   insert(c: NewContact): number {
