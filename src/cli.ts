@@ -83,7 +83,7 @@ program
     '--batch-ms <ms>',
     'aim for transactions this long (100 ms while another writer is active); 0 = always --batch-size rows',
     wholeNumber,
-    500,
+    1000,
   )
   .option('-q, --quiet', 'no progress and no summary on stderr')
   .addHelpText(

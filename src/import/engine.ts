@@ -44,7 +44,7 @@ export interface ImportOptions {
   /** Most rows per transaction (default 100,000). */
   readonly batchSize?: number
   /**
-   * Aim for transactions of about this long (default 500 ms; 100 ms while another writer is
+   * Aim for transactions of about this long (default 1000 ms; 100 ms while another writer is
    * active): batches start at 5,000 rows and are resized after each commit. Every commit rewrites
    * the index pages it touched, so long batches are much faster; short ones keep the service's
    * requests from waiting long for the write lock. 0: always `batchSize` rows.
@@ -128,7 +128,7 @@ export async function importRecords(
   options: ImportOptions = {},
 ): Promise<ImportStats> {
   const maxBatch = options.batchSize ?? 100_000
-  const quietTargetMs = options.targetBatchMs ?? 500
+  const quietTargetMs = options.targetBatchMs ?? 1000
   let targetBatchMs = quietTargetMs
   let batchSize = targetBatchMs > 0 ? Math.min(maxBatch, 5000) : maxBatch
   const maxCachedValues = options.maxCachedValues ?? 5_000_000
