@@ -1,0 +1,352 @@
+/**
+ * `npm run bench`: the service against the HTTP ceiling, in one run, on this machine.
+ *
+ * Starts a bare Fastify endpoint (bench/lib/ceiling.ts) and the service (SQLite by default,
+ * PostgreSQL when BENCH_DATABASE_URL is set), seeds a data set by bulk insert, drives both with the
+ * same autocannon load generator at concurrency 10 and 50 for each workload, and prints
+ * requests/s, p50, p99, errors and the service/ceiling ratio. Then the read workload at 1,000 and
+ * 1,000,000 stored contacts: p50 ratio and the server's peak RSS. Results go to bench/results/.
+ *
+ * Options (environment): BENCH_DURATION seconds per run (default 5), BENCH_CONTACTS for the
+ * workload data set (default 100000), BENCH_SCALE=0 to skip the scale runs, BENCH_LOG_LEVEL
+ * (default info, as deployed; the log goes to /dev/null).
+ */
+import { type ChildProcess, spawn } from 'node:child_process'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { Agent, request } from 'node:http'
+import { createServer } from 'node:net'
+import { cpus, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { fileURLToPath } from 'node:url'
+import autocannon from 'autocannon'
+import pg from 'pg'
+import { SqliteStore } from '../src/store/sqlite.ts'
+import { bodies, identitiesFor, seedPostgresSql, seedSqlite, type Workload } from './lib/dataset.ts'
+
+const DURATION = Number(process.env.BENCH_DURATION ?? 6)
+const ROUNDS = 3
+const CONTACTS = Number(process.env.BENCH_CONTACTS ?? 100_000)
+const SCALE = process.env.BENCH_SCALE !== '0'
+const LOG_LEVEL = process.env.BENCH_LOG_LEVEL ?? 'info'
+const PG_URL = process.env.BENCH_DATABASE_URL
+const ROOT = fileURLToPath(new URL('..', import.meta.url))
+
+interface Measurement {
+  rps: number
+  p50: number
+  p99: number
+  errors: number
+}
+
+interface Row {
+  workload: string
+  connections: number
+  ceiling: Measurement
+  service: Measurement
+  ratio: number
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const address = server.address()
+  await new Promise((resolve) => server.close(resolve))
+  return typeof address === 'object' && address !== null ? address.port : 0
+}
+
+interface Running {
+  child: ChildProcess
+  url: string
+  stop(): Promise<void>
+}
+
+/** Starts a node process on a free port and waits until `probe` answers. Output goes to /dev/null. */
+async function launch(args: string[], env: Record<string, string>, probe: string): Promise<Running> {
+  const port = await freePort()
+  const child = spawn(process.execPath, args, {
+    cwd: ROOT,
+    env: { ...process.env, ...env, HOST: '127.0.0.1', PORT: String(port) },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  })
+  const url = `http://127.0.0.1:${port}`
+  for (let i = 0; ; i++) {
+    if (child.exitCode !== null) throw new Error(`${args.join(' ')} exited with ${child.exitCode}`)
+    try {
+      const res = await fetch(url + probe, probe === '/identify' ? { method: 'POST', body: '{}' } : {})
+      if (res.status < 500) break
+    } catch {}
+    if (i > 300) throw new Error(`${args.join(' ')} did not start`)
+    await sleep(100)
+  }
+  return {
+    child,
+    url,
+    async stop() {
+      child.kill('SIGTERM')
+      if (child.exitCode === null) await new Promise((resolve) => child.once('exit', resolve))
+    },
+  }
+}
+
+/** Peak resident memory of a running process (Linux VmHWM), in MB. */
+function peakRssMb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+  const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0)
+  return Math.round(kb / 1024)
+}
+
+/** The round with the median throughput (its latencies and errors travel with it), errors summed. */
+function median(runs: Measurement[]): Measurement {
+  const sorted = [...runs].sort((a, b) => a.rps - b.rps)
+  const middle = sorted[Math.floor(sorted.length / 2)] as Measurement
+  return { ...middle, errors: runs.reduce((sum, r) => sum + r.errors, 0) }
+}
+
+/**
+ * Latency to the microsecond: `count` requests one after another on one keep-alive connection
+ * (autocannon reports whole milliseconds, too coarse to compare p50s).
+ */
+async function probeLatency(url: string, next: () => string, count = 4000): Promise<{ p50: number; p99: number }> {
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 })
+  const one = (body: string) =>
+    new Promise<void>((resolve, reject) => {
+      const req = request(
+        `${url}/identify`,
+        { method: 'POST', agent, headers: { 'content-type': 'application/json' } },
+        (res) => {
+          res.resume()
+          res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`status ${res.statusCode}`))))
+        },
+      )
+      req.on('error', reject)
+      req.end(body)
+    })
+  for (let i = 0; i < 500; i++) await one(next())
+  const samples: number[] = []
+  for (let i = 0; i < count; i++) {
+    const body = next()
+    const t0 = process.hrtime.bigint()
+    await one(body)
+    samples.push(Number(process.hrtime.bigint() - t0) / 1000)
+  }
+  agent.destroy()
+  samples.sort((a, b) => a - b)
+  const at = (q: number) => Math.round(samples[Math.floor(q * (samples.length - 1))] as number)
+  return { p50: at(0.5), p99: at(0.99) }
+}
+
+async function load(url: string, connections: number, next: () => string, duration = DURATION): Promise<Measurement> {
+  const result = await autocannon({
+    url: `${url}/identify`,
+    connections,
+    duration,
+    requests: [
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        setupRequest: (request) => ({ ...request, body: next() }),
+      },
+    ],
+  })
+  return {
+    rps: Math.round(result.requests.average),
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    errors: result.errors + result.timeouts + result.non2xx,
+  }
+}
+
+interface Target {
+  name: string
+  databaseUrl: string
+  identities: number
+  cleanup(): Promise<void>
+}
+
+async function sqliteTarget(contacts: number): Promise<Target> {
+  const dir = mkdtempSync(join(tmpdir(), 'identity-bench-'))
+  const path = join(dir, 'contacts.db')
+  const store = new SqliteStore({ path })
+  const t0 = performance.now()
+  const identities = seedSqlite(store.db, contacts)
+  store.db.pragma('wal_checkpoint(TRUNCATE)')
+  store.db.exec('ANALYZE')
+  await store.close()
+  console.error(`seeded ${contacts.toLocaleString()} contacts into SQLite in ${Math.round(performance.now() - t0)} ms`)
+  return {
+    name: 'sqlite',
+    databaseUrl: `sqlite:${path}`,
+    identities,
+    cleanup: async () => rmSync(dir, { recursive: true, force: true }),
+  }
+}
+
+async function postgresTarget(adminUrl: string, contacts: number): Promise<Target> {
+  const name = `identity_bench_${process.pid}_${Date.now()}`
+  const admin = new pg.Client({ connectionString: adminUrl })
+  await admin.connect()
+  await admin.query(`CREATE DATABASE ${name}`)
+  await admin.end()
+  const url = new URL(adminUrl)
+  url.pathname = `/${name}`
+  const databaseUrl = url.toString()
+  // Let the service create the schema, then seed it on the server side.
+  const migrator = await launch(['--import', 'tsx', 'src/server.ts'], { DATABASE_URL: databaseUrl }, '/readyz')
+  await migrator.stop()
+  const identities = identitiesFor(contacts)
+  const client = new pg.Client({ connectionString: databaseUrl })
+  await client.connect()
+  const t0 = performance.now()
+  await client.query(seedPostgresSql(identities))
+  await client.end()
+  console.error(
+    `seeded ${contacts.toLocaleString()} contacts into PostgreSQL in ${Math.round(performance.now() - t0)} ms`,
+  )
+  return {
+    name: 'postgres',
+    databaseUrl,
+    identities,
+    async cleanup() {
+      const c = new pg.Client({ connectionString: adminUrl })
+      await c.connect()
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
+      await c.end()
+    },
+  }
+}
+
+function startService(databaseUrl: string): Promise<Running> {
+  return launch(['--import', 'tsx', 'src/server.ts'], { DATABASE_URL: databaseUrl, LOG_LEVEL }, '/readyz')
+}
+
+function fmt(m: Measurement): string[] {
+  return [m.rps.toLocaleString(), `${m.p50}`, `${m.p99}`, `${m.errors}`]
+}
+
+function printTable(title: string, header: string[], rows: string[][]): void {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)))
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i] as number)).join(' | ')} |`
+  console.log(`\n${title}\n`)
+  console.log(line(header))
+  console.log(`| ${widths.map((w) => '-'.repeat(w)).join(' | ')} |`)
+  for (const r of rows) console.log(line(r))
+}
+
+const ceiling = await launch(['--import', 'tsx', 'bench/lib/ceiling.ts'], {}, '/identify')
+const target = PG_URL ? await postgresTarget(PG_URL, CONTACTS) : await sqliteTarget(CONTACTS)
+const service = await startService(target.databaseUrl)
+
+const rows: Row[] = []
+let runNumber = 0
+try {
+  for (const workload of ['read', 'write', 'mixed'] as Workload[]) {
+    for (const connections of [10, 50]) {
+      runNumber++
+      // A short warm-up of each, so that JIT and caches are in the same state for both.
+      await load(ceiling.url, connections, bodies(workload, target.identities, 900 + runNumber), 1)
+      await load(service.url, connections, bodies(workload, target.identities, 500 + runNumber), 1)
+      // The machine is shared and noisy: alternate the two in rounds and keep each one's median.
+      const cs: Measurement[] = []
+      const ss: Measurement[] = []
+      for (let round = 0; round < ROUNDS; round++) {
+        const tag = runNumber * 10 + round
+        cs.push(await load(ceiling.url, connections, bodies(workload, target.identities, tag), DURATION / ROUNDS))
+        ss.push(await load(service.url, connections, bodies(workload, target.identities, 500 + tag), DURATION / ROUNDS))
+      }
+      const c = median(cs)
+      const s = median(ss)
+      rows.push({ workload, connections, ceiling: c, service: s, ratio: Math.round((s.rps / c.rps) * 100) / 100 })
+      console.error(`${workload} c=${connections}: service ${s.rps}/s, ceiling ${c.rps}/s`)
+    }
+  }
+} finally {
+  await service.stop()
+  await target.cleanup()
+}
+
+printTable(
+  `Service (${target.name}, ${CONTACTS.toLocaleString()} contacts) against the ceiling; ${DURATION} s per run; latency in ms`,
+  ['workload', 'conns', 'ceiling req/s', 'p50', 'p99', 'err', 'service req/s', 'p50', 'p99', 'err', 'ratio'],
+  rows.map((r) => [r.workload, `${r.connections}`, ...fmt(r.ceiling), ...fmt(r.service), r.ratio.toFixed(2)]),
+)
+
+interface ScaleRow {
+  contacts: number
+  service: Measurement
+  ceiling: Measurement
+  /** Sequential requests, microseconds. */
+  latencyUs: { p50: number; p99: number }
+  peakRssMb: number
+}
+const scale: ScaleRow[] = []
+if (SCALE && !PG_URL) {
+  for (const contacts of [1_000, 1_000_000]) {
+    const t = await sqliteTarget(contacts)
+    const s = await startService(t.databaseUrl)
+    try {
+      await load(s.url, 50, bodies('read', t.identities, 700), 1)
+      const c = await load(ceiling.url, 50, bodies('read', t.identities, 800))
+      const m = await load(s.url, 50, bodies('read', t.identities, 800))
+      const latencyUs = await probeLatency(s.url, bodies('read', t.identities, 800))
+      scale.push({ contacts, service: m, ceiling: c, latencyUs, peakRssMb: peakRssMb(s.child.pid as number) })
+    } finally {
+      await s.stop()
+      await t.cleanup()
+    }
+  }
+  const [small, large] = scale as [ScaleRow, ScaleRow]
+  printTable(
+    'Read workload as the table grows (concurrency 50)',
+    [
+      'contacts',
+      'req/s (c=50)',
+      'p50 ms',
+      'p99 ms',
+      'errors',
+      'ratio to ceiling',
+      'p50 µs (c=1)',
+      'p99 µs (c=1)',
+      'peak RSS MB',
+    ],
+    scale.map((r) => [
+      r.contacts.toLocaleString(),
+      r.service.rps.toLocaleString(),
+      `${r.service.p50}`,
+      `${r.service.p99}`,
+      `${r.service.errors}`,
+      (r.service.rps / r.ceiling.rps).toFixed(2),
+      `${r.latencyUs.p50}`,
+      `${r.latencyUs.p99}`,
+      `${r.peakRssMb}`,
+    ]),
+  )
+  console.log(
+    `\np50 at 1M / p50 at 1k = ${(large.latencyUs.p50 / small.latencyUs.p50).toFixed(2)} (sequential, µs); ` +
+      `throughput at 1M / at 1k = ${(large.service.rps / small.service.rps).toFixed(2)}`,
+  )
+}
+await ceiling.stop()
+
+mkdirSync(join(ROOT, 'bench/results'), { recursive: true })
+const stamp = new Date().toISOString().replace(/[:.]/g, '-')
+const file = join(ROOT, `bench/results/http-${target.name}-${stamp}.json`)
+writeFileSync(
+  file,
+  `${JSON.stringify(
+    {
+      date: new Date().toISOString(),
+      engine: target.name,
+      node: process.version,
+      cpus: cpus().length,
+      durationSeconds: DURATION,
+      contacts: CONTACTS,
+      logLevel: LOG_LEVEL,
+      rows,
+      scale,
+    },
+    null,
+    2,
+  )}\n`,
+)
+console.log(`\nresults: ${file}`)
