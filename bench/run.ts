@@ -11,7 +11,7 @@
  * workload data set (default 100000), BENCH_SCALE=0 to skip the scale runs, BENCH_LOG_LEVEL
  * (default info, as deployed; the log goes to /dev/null).
  */
-import { type ChildProcess, spawn } from 'node:child_process'
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { Agent, request } from 'node:http'
 import { createServer } from 'node:net'
@@ -192,7 +192,7 @@ async function postgresTarget(adminUrl: string, contacts: number): Promise<Targe
   url.pathname = `/${name}`
   const databaseUrl = url.toString()
   // Let the service create the schema, then seed it on the server side.
-  const migrator = await launch(['--import', 'tsx', 'src/server.ts'], { DATABASE_URL: databaseUrl }, '/readyz')
+  const migrator = await startService(databaseUrl)
   await migrator.stop()
   const identities = identitiesFor(contacts)
   const client = new pg.Client({ connectionString: databaseUrl })
@@ -216,8 +216,11 @@ async function postgresTarget(adminUrl: string, contacts: number): Promise<Targe
   }
 }
 
+// The service runs as `npm start` runs it: compiled, on plain node.
+execFileSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: 'inherit' })
+
 function startService(databaseUrl: string): Promise<Running> {
-  return launch(['--import', 'tsx', 'src/server.ts'], { DATABASE_URL: databaseUrl, LOG_LEVEL }, '/readyz')
+  return launch(['dist/server.js'], { DATABASE_URL: databaseUrl, LOG_LEVEL }, '/readyz')
 }
 
 function fmt(m: Measurement): string[] {
