@@ -89,6 +89,37 @@ async function launch(args: string[], env: Record<string, string>, probe: string
   }
 }
 
+/** User + system CPU time a process has used, in microseconds (Linux, 100 Hz ticks). */
+function cpuMicros(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? []
+  return (Number(fields[11]) + Number(fields[12])) * 10_000
+}
+
+/**
+ * Server CPU per request at a fixed, modest rate: unlike requests/s under saturation, this does not
+ * depend on how much of the shared machine the load generator got, so it is the steadier figure.
+ */
+async function cpuPerRequest(server: Running, next: () => string, rate = 3000, seconds = 4): Promise<number> {
+  const drive = (duration: number) =>
+    autocannon({
+      url: `${server.url}/identify`,
+      connections: 10,
+      overallRate: rate,
+      duration,
+      requests: [
+        {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          setupRequest: (request) => ({ ...request, body: next() }),
+        },
+      ],
+    })
+  await drive(1)
+  const before = cpuMicros(server.child.pid as number)
+  const result = await drive(seconds)
+  return (cpuMicros(server.child.pid as number) - before) / result.requests.total
+}
+
 /** Peak resident memory of a running process (Linux VmHWM), in MB. */
 function peakRssMb(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8')
@@ -241,6 +272,7 @@ const target = PG_URL ? await postgresTarget(PG_URL, CONTACTS) : await sqliteTar
 const service = await startService(target.databaseUrl)
 
 const rows: Row[] = []
+const cpu: { workload: string; ceilingUs: number; serviceUs: number }[] = []
 let runNumber = 0
 try {
   for (const workload of ['read', 'write', 'mixed'] as Workload[]) {
@@ -263,6 +295,12 @@ try {
       console.error(`${workload} c=${connections}: service ${s.rps}/s, ceiling ${c.rps}/s`)
     }
   }
+  for (const workload of ['read', 'write', 'mixed'] as Workload[]) {
+    runNumber++
+    const c = await cpuPerRequest(ceiling, bodies(workload, target.identities, 300 + runNumber))
+    const s = await cpuPerRequest(service, bodies(workload, target.identities, 400 + runNumber))
+    cpu.push({ workload, ceilingUs: Math.round(c * 10) / 10, serviceUs: Math.round(s * 10) / 10 })
+  }
 } finally {
   await service.stop()
   await target.cleanup()
@@ -272,6 +310,12 @@ printTable(
   `Service (${target.name}, ${CONTACTS.toLocaleString()} contacts) against the ceiling; ${DURATION} s per run; latency in ms`,
   ['workload', 'conns', 'ceiling req/s', 'p50', 'p99', 'err', 'service req/s', 'p50', 'p99', 'err', 'ratio'],
   rows.map((r) => [r.workload, `${r.connections}`, ...fmt(r.ceiling), ...fmt(r.service), r.ratio.toFixed(2)]),
+)
+
+printTable(
+  'Server CPU per request at a fixed 3,000 req/s (steadier than throughput on a shared machine)',
+  ['workload', 'ceiling µs/req', 'service µs/req', 'ceiling/service'],
+  cpu.map((r) => [r.workload, `${r.ceilingUs}`, `${r.serviceUs}`, (r.ceilingUs / r.serviceUs).toFixed(2)]),
 )
 
 interface ScaleRow {
@@ -346,6 +390,7 @@ writeFileSync(
       contacts: CONTACTS,
       logLevel: LOG_LEVEL,
       rows,
+      cpu,
       scale,
     },
     null,
