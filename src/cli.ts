@@ -9,30 +9,27 @@ import { once } from 'node:events'
 import { createWriteStream } from 'node:fs'
 import { finished } from 'node:stream/promises'
 import { Command, InvalidArgumentError, Option } from 'commander'
+import pg from 'pg'
 import { type Config, loadConfig } from './config.ts'
-import { type ExportFormat, exportIdentities } from './export/export.ts'
+import { type ExportFormat, type ExportRow, exportIdentities, sqliteExportRows } from './export/export.ts'
+import { postgresExportRows } from './export/postgres-rows.ts'
 import { importRecords, type Reject } from './import/engine.ts'
+import { PostgresSink } from './import/postgres-sink.ts'
 import { startProgress } from './import/progress.ts'
 import { IMPORT_FORMATS, type ImportFormat } from './import/record.ts'
+import type { ImportSink } from './import/sink.ts'
 import { openSource } from './import/source.ts'
 import { SqliteSink } from './import/sqlite-sink.ts'
 import { startServer } from './serve.ts'
 import { openStore } from './store/open.ts'
+import { describeTarget } from './store/postgres.ts'
+import { toStorageError } from './store/postgres-errors.ts'
+import { migratePostgres } from './store/postgres-migrate.ts'
 import { SqliteStore } from './store/sqlite.ts'
 
 export const EXIT_OK = 0
 export const EXIT_FAILURE = 1
 export const EXIT_REJECTED_ROWS = 2
-
-/** A failure the user can act on: printed as `error: code: message`, exit 1. */
-class CliFailure extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message)
-  }
-}
 
 const program = new Command()
   .name('identity')
@@ -117,11 +114,11 @@ A "link" line is the request that joined two parts of an identity without creati
 `,
   )
   .action(async (opts: { format?: ExportFormat; out?: string }) => {
-    const db = await openSqlite(loadConfig(process.env), 'export')
+    const db = await openDatabase(loadConfig(process.env))
     const format = opts.format ?? (opts.out && /\.(ndjson|jsonl)$/i.test(opts.out) ? 'ndjson' : 'csv')
     const out = opts.out === undefined ? process.stdout : createWriteStream(opts.out)
     try {
-      const stats = await exportIdentities(db.db, out, format)
+      const stats = await db.guard(() => exportIdentities(db.exportRows(), out, format))
       if (out !== process.stdout) {
         out.end()
         await finished(out)
@@ -144,7 +141,7 @@ interface ImportCommandOptions {
 }
 
 async function runImport(file: string, opts: ImportCommandOptions): Promise<number> {
-  const store = await openSqlite(loadConfig(process.env), 'import')
+  const store = await openDatabase(loadConfig(process.env))
   const rejectsOut = opts.rejects === undefined ? null : createWriteStream(opts.rejects)
   let shown = 0
   const onReject = async (r: Reject) => {
@@ -159,12 +156,14 @@ async function runImport(file: string, opts: ImportCommandOptions): Promise<numb
     const progress = startProgress(source, process.stderr, opts.quiet)
     let stats: Awaited<ReturnType<typeof importRecords>>
     try {
-      stats = await importRecords(new SqliteSink(store.db), source.records, {
-        batchSize: opts.batchSize,
-        targetBatchMs: opts.batchMs,
-        onReject,
-        onBatch: (s) => progress.update(s),
-      })
+      stats = await store.guard(() =>
+        importRecords(store.sink(), source.records, {
+          batchSize: opts.batchSize,
+          targetBatchMs: opts.batchMs,
+          onReject,
+          onBatch: (s) => progress.update(s),
+        }),
+      )
     } finally {
       progress.stop()
     }
@@ -191,16 +190,58 @@ async function runImport(file: string, opts: ImportCommandOptions): Promise<numb
   }
 }
 
-/** The SQLite store for commands that work on the file directly; PostgreSQL gets a clear refusal. */
-async function openSqlite(config: Config, command: string): Promise<SqliteStore> {
-  if (config.database.engine !== 'sqlite') {
-    throw new CliFailure(
-      'ERR_UNSUPPORTED_ENGINE',
-      `\`${command}\` works on SQLite only for now; DATABASE_URL names a ${config.database.engine} database. ` +
-        'A PostgreSQL import sink is planned (see docs/cli.md); until then, export/import through SQLite or POST /identify.',
-    )
+/** What `import` and `export` need from the configured database, whichever engine it is. */
+interface CommandDatabase {
+  sink(): ImportSink
+  exportRows(): Iterable<ExportRow> | AsyncIterable<ExportRow>
+  /** Runs `work`, turning the engine's failures into messages a person can act on. */
+  guard<T>(work: () => Promise<T>): Promise<T>
+  close(): Promise<void>
+}
+
+/**
+ * SQLite: the store's own connection on the file. PostgreSQL: one dedicated connection with the
+ * schema migrated and no statement timeout, since a batch or an export may outlast any request.
+ */
+async function openDatabase(config: Config): Promise<CommandDatabase> {
+  const target = config.database
+  if (target.engine === 'sqlite') {
+    const store = new SqliteStore({ path: target.path, synchronous: config.sqliteSynchronous })
+    return {
+      sink: () => new SqliteSink(store.db),
+      exportRows: () => sqliteExportRows(store.db),
+      guard: (work) => work(),
+      close: () => store.close(),
+    }
   }
-  return new SqliteStore({ path: config.database.path, synchronous: config.sqliteSynchronous })
+  const where = `PostgreSQL at ${describeTarget(target.url)}`
+  const client = new pg.Client({
+    connectionString: target.url,
+    application_name: 'identity-cli',
+    connectionTimeoutMillis: 10000,
+    keepAlive: true,
+  })
+  // A connection that breaks fails the statement in flight; this only keeps the process alive.
+  client.on('error', () => undefined)
+  try {
+    await client.connect()
+    await migratePostgres(client)
+  } catch (err) {
+    await client.end().catch(() => undefined)
+    throw toStorageError(err, `${where} is unreachable`)
+  }
+  return {
+    sink: () => new PostgresSink(client),
+    exportRows: () => postgresExportRows(client),
+    async guard(work) {
+      try {
+        return await work()
+      } catch (err) {
+        throw toStorageError(err, `${where} failed`)
+      }
+    },
+    close: () => client.end(),
+  }
 }
 
 function wholeNumber(value: string): number {

@@ -1,6 +1,7 @@
 /**
  * `export`: every identity, in primary-id order, one line per live contact (primary first, then
- * its secondaries oldest first), streamed from one SQLite read snapshot with `.iterate()`.
+ * its secondaries oldest first), streamed from one read snapshot: SQLite's `.iterate()` here,
+ * PostgreSQL's cursor in postgres-rows.ts. Both hand over the same rows in the same order.
  *
  * The lines are written so that importing them replays the identity: each line is an `/identify`
  * body (its `email` and `phoneNumber`). Replaying an identity's contacts in creation order creates
@@ -44,18 +45,14 @@ export interface ExportRow {
 }
 
 /**
- * Writes every identity to `out` and resolves when it has all been handed to the stream.
+ * Every live contact from one SQLite read snapshot (the statement's), grouped by identity in
+ * primary-id order, each identity oldest first.
  *
  * @example
- * await exportIdentities(store.db, process.stdout, 'ndjson')
+ * await exportIdentities(sqliteExportRows(store.db), process.stdout, 'csv')
  */
-export async function exportIdentities(
-  db: Database.Database,
-  out: Writable,
-  format: ExportFormat,
-): Promise<ExportStats> {
-  const stats: ExportStats = { identities: 0, contacts: 0, links: 0 }
-  const rows = db
+export function sqliteExportRows(db: Database.Database): Iterable<ExportRow> {
+  return db
     .prepare<[], ExportRow>(
       `SELECT id, email, phone_number AS phoneNumber, link_precedence AS linkPrecedence,
          created_at AS createdAt, coalesce(linked_id, id) AS root
@@ -63,6 +60,22 @@ export async function exportIdentities(
        ORDER BY root, created_at, id`,
     )
     .iterate()
+}
+
+/**
+ * Writes every identity to `out` and resolves when it has all been handed to the stream. `rows`
+ * must come grouped by `root` in ascending order, each group oldest first (as both engines' row
+ * sources give them).
+ *
+ * @example
+ * await exportIdentities(sqliteExportRows(store.db), process.stdout, 'ndjson')
+ */
+export async function exportIdentities(
+  rows: Iterable<ExportRow> | AsyncIterable<ExportRow>,
+  out: Writable,
+  format: ExportFormat,
+): Promise<ExportStats> {
+  const stats: ExportStats = { identities: 0, contacts: 0, links: 0 }
   let pending = format === 'csv' ? `${EXPORT_COLUMNS.join(',')}\n` : ''
   let group: ExportRow[] = []
   const flush = async (): Promise<void> => {
@@ -80,7 +93,7 @@ export async function exportIdentities(
       if (!out.write(chunk)) await once(out, 'drain')
     }
   }
-  for (const row of rows) {
+  for await (const row of rows) {
     if (group.length > 0 && (group[0] as ExportRow).root !== row.root) await flush()
     group.push(row)
   }

@@ -11,6 +11,8 @@
  * batch, and a value the index does not know is looked up in the store (or known absent when the
  * store was empty when the index was started and only we have written since).
  */
+import { setTimeout as sleep } from 'node:timers/promises'
+import { AppError } from '../errors.ts'
 import type { Contact } from '../identity/contact.ts'
 import { type IdentifyInput, normalizeIdentifyInput } from '../identity/normalize.ts'
 import { applyDecision, type Decision, decide, type NewContact } from '../identity/reconcile.ts'
@@ -29,6 +31,8 @@ export interface ImportStats {
   batches: number
   /** How many times the index was dropped because another writer changed the store. */
   cacheResets: number
+  /** Batches rerun because they lost a race with another writer (PostgreSQL serialization failures). */
+  retries: number
   /** Largest V8 heap seen at a batch boundary, in bytes. */
   peakHeapBytes: number
   elapsedMs: number
@@ -56,8 +60,13 @@ export interface ImportOptions {
   readonly onBatch?: (stats: Readonly<ImportStats>) => void | Promise<void>
   /** Drop the index at a batch boundary when it holds more values than this (default 5,000,000). */
   readonly maxCachedValues?: number
-  /** The clock for createdAt (default Date.now); the engine keeps it from going back. */
+  /**
+   * The clock for createdAt (default: the store's clock when the sink reports one, else Date.now);
+   * the engine keeps it from going back.
+   */
   readonly now?: () => number
+  /** Attempts per batch before a batch that keeps losing races gives up (default 30). */
+  readonly maxRetries?: number
 }
 
 // Values map to the primary id of the identity holding them; ABSENT marks a value known to be
@@ -132,7 +141,7 @@ export async function importRecords(
   let targetBatchMs = quietTargetMs
   let batchSize = targetBatchMs > 0 ? Math.min(maxBatch, 5000) : maxBatch
   const maxCachedValues = options.maxCachedValues ?? 5_000_000
-  const clock = options.now ?? Date.now
+  const maxRetries = options.maxRetries ?? 30
   const started = performance.now()
   const stats: ImportStats = {
     rowsRead: 0,
@@ -142,6 +151,7 @@ export async function importRecords(
     unchanged: 0,
     batches: 0,
     cacheResets: 0,
+    retries: 0,
     peakHeapBytes: 0,
     elapsedMs: 0,
   }
@@ -168,11 +178,40 @@ export async function importRecords(
     return roots
   }
 
+  /**
+   * Asks the sink once for every identity holding a value of the batch that the index does not
+   * know, registers them, and notes the values nobody holds as absent.
+   */
+  async function prefetch(prefetchFrom: ImportSink['prefetch'] & {}, inputs: readonly (IdentifyInput | null)[]) {
+    const emails = new Set<string>()
+    const phones = new Set<string>()
+    for (const input of inputs) {
+      if (input === null) continue
+      if (input.email !== null && cachedRoots(index.byEmail, input.email) === undefined) emails.add(input.email)
+      if (input.phoneNumber !== null && cachedRoots(index.byPhone, input.phoneNumber) === undefined)
+        phones.add(input.phoneNumber)
+    }
+    if (emails.size === 0 && phones.size === 0) return
+    const groups = new Map<number, Contact[]>()
+    for (const c of await prefetchFrom.call(sink, [...emails], [...phones])) {
+      const root = c.linkedId ?? c.id
+      const group = groups.get(root)
+      if (group === undefined) groups.set(root, [c])
+      else group.push(c)
+    }
+    for (const [root, contacts] of groups) {
+      if (index.members.has(root)) continue
+      index.members.set(root, contacts)
+      index.register(root, contacts)
+    }
+    for (const email of emails) if (!index.byEmail.has(email)) index.byEmail.set(detach(email), ABSENT)
+    for (const phone of phones) if (!index.byPhone.has(phone)) index.byPhone.set(detach(phone), ABSENT)
+  }
+
   // The per-row path stays synchronous while the index answers and the sink writes synchronously
   // (SQLite): a million rows should not cost a million promises. Each step hands over to an async
   // continuation only when it must wait.
-  function applyRow(body: unknown, now: number): Promise<void> | undefined {
-    const input = normalizeIdentifyInput(body)
+  function applyRow(input: IdentifyInput, now: number): Promise<void> | undefined {
     const byEmail = input.email === null ? NO_ROOTS : cachedRoots(index.byEmail, input.email)
     const byPhone = input.phoneNumber === null ? NO_ROOTS : cachedRoots(index.byPhone, input.phoneNumber)
     if (byEmail === undefined || byPhone === undefined) return loadAndApply(input, now)
@@ -233,37 +272,80 @@ export async function importRecords(
     if (decision.create !== null) stats.contactsCreated++
   }
 
+  /**
+   * Runs one batch, rerunning it from the start when the sink says it lost a race (the rollback
+   * undid all of it). A batch that loses twice is split in halves, run in file order: smaller
+   * transactions read and write fewer pages, so they collide less with concurrent requests.
+   */
   async function runBatch(batch: SourceRecord[]): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await attemptBatch(batch)
+      } catch (err) {
+        if (!sink.isRetryable?.(err)) throw err
+        if (attempt >= maxRetries) {
+          throw new AppError(
+            'ERR_STORAGE_UNAVAILABLE',
+            `a batch of ${batch.length} rows kept losing races with other writers after ${attempt} attempts`,
+            { cause: err },
+          )
+        }
+        stats.retries++
+        batchSize = Math.max(Math.min(maxBatch, 100), Math.floor(batchSize / 2))
+        if (attempt >= 2 && batch.length >= 2) {
+          const half = Math.ceil(batch.length / 2)
+          await runBatch(batch.slice(0, half))
+          await runBatch(batch.slice(half))
+          return
+        }
+        // Full jitter: the transaction that won commits within milliseconds.
+        await sleep(Math.random() * Math.min(2 ** attempt, 100))
+      }
+    }
+  }
+
+  async function attemptBatch(batch: SourceRecord[]): Promise<void> {
     const began = performance.now()
     const start = await sink.begin()
     const rejects: Reject[] = []
     const before = { ...stats }
     try {
       // Someone else writes between our batches: keep the lock short for them.
+      const othersWrote = start.othersWrote ?? start.changed
       if (quietTargetMs > 0)
-        targetBatchMs = start.changed && stats.batches > 0 ? Math.min(100, quietTargetMs) : quietTargetMs
-      if (start.changed || index.size > maxCachedValues) {
-        if (stats.batches > 0) stats.cacheResets++
+        targetBatchMs = othersWrote && stats.batches > 0 ? Math.min(100, quietTargetMs) : quietTargetMs
+      const oversized = index.size > maxCachedValues
+      if (start.changed || oversized) {
+        if (stats.batches > 0 && (othersWrote || oversized)) stats.cacheResets++
         index.clear(start.empty)
       }
       // One timestamp per batch, never behind the newest stored row or a previous batch, so
       // imported contacts' creation order agrees with their ids.
-      const now = Math.max(clock(), lastNow, start.newestCreatedAt)
+      const now = Math.max(options.now?.() ?? start.clock ?? Date.now(), lastNow, start.newestCreatedAt)
       lastNow = now
+      // Normalise first, so a sink that reads in bulk can be asked once for the whole batch.
+      const inputs: (IdentifyInput | null)[] = []
       for (const record of batch) {
         stats.rowsRead++
         if (record.error !== undefined) {
           rejects.push({ line: record.line, code: 'ERR_INVALID_INPUT', reason: record.error })
+          inputs.push(null)
           continue
         }
         try {
-          const pending = applyRow(record.body, now)
-          if (pending !== undefined) await pending
+          inputs.push(normalizeIdentifyInput(record.body))
         } catch (err) {
           const code = (err as { code?: unknown }).code
           if (code !== 'ERR_INVALID_INPUT') throw err
           rejects.push({ line: record.line, code, reason: (err as Error).message })
+          inputs.push(null)
         }
+      }
+      if (sink.prefetch !== undefined) await prefetch(sink.prefetch, inputs)
+      for (const input of inputs) {
+        if (input === null) continue
+        const pending = applyRow(input, now)
+        if (pending !== undefined) await pending
       }
       await sink.commit()
     } catch (err) {

@@ -20,6 +20,13 @@ export interface BatchStart {
   readonly empty: boolean
   /** The newest contact's `createdAt` (0 when none), so imported rows are never stamped older. */
   readonly newestCreatedAt: number
+  /**
+   * Someone else wrote since the previous batch, so batches should stay short. Defaults to
+   * `changed`; a sink that never trusts its cache (PostgreSQL) reports `changed` always and this apart.
+   */
+  readonly othersWrote?: boolean
+  /** The store's own clock (epoch ms) when the batch began; the importer's clock when absent. */
+  readonly clock?: number
 }
 
 /**
@@ -38,6 +45,14 @@ export interface ImportSink {
   demote(primaryId: number, demotedId: number, now: number): Awaitable<void>
   /** Rules 1 and 3: stores the contact; returns the id the store gave it. */
   insert(contact: NewContact): Awaitable<number>
+  /**
+   * Optional bulk read: every live contact of every identity holding one of these emails or phone
+   * numbers. When a sink has it, the engine calls it once per batch with the values its index does
+   * not know, so the per-row path never waits on a round trip (PostgreSQL).
+   */
+  prefetch?(emails: readonly string[], phoneNumbers: readonly string[]): Promise<Contact[]>
+  /** True when `err` means the batch lost a race with another writer and may simply be rerun. */
+  isRetryable?(err: unknown): boolean
   commit(): Promise<void>
   rollback(): Promise<void>
 }

@@ -1,8 +1,8 @@
 /**
  * The `identity` command as a user runs it, in child processes (`node --import tsx src/cli.ts`):
  * help on every command, migrate, import from a file and from standard input with rejects and a
- * JSON summary, exit codes, export, the refusal on PostgreSQL, and an import while the service is
- * serving requests on the same SQLite file.
+ * JSON summary, exit codes, export, an unreachable PostgreSQL, import and export on PostgreSQL, and
+ * an import while the service is serving requests on the same SQLite file.
  */
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
@@ -12,6 +12,7 @@ import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { normalizeIdentifyInput } from '../../src/identity/normalize.ts'
 import { SqliteStore } from '../../src/store/sqlite.ts'
+import { createPostgresDatabase, POSTGRES_SKIP_REASON, testDatabaseUrl } from '../support/engines.ts'
 import { assertInvariants } from '../support/invariants.ts'
 import { startServer } from '../support/server-process.ts'
 import { CLI, runCli, tempDir } from './helpers.ts'
@@ -106,11 +107,13 @@ describe('identity CLI', () => {
     assert.equal(csv.stdout.trim().split('\n').length, 4)
   })
 
-  test('failures exit 1 with a message: PostgreSQL, a missing file, a CSV without the columns', (t) => {
+  test('failures exit 1 with a message: unreachable PostgreSQL, a missing file, a CSV without the columns', (t) => {
     const dir = tempDir(t)
-    const pg = runCli(['import', 'x.csv'], { env: { DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' } })
-    assert.equal(pg.status, 1)
-    assert.match(pg.stderr, /SQLite only/)
+    for (const command of [['import', 'x.csv'], ['export']]) {
+      const pg = runCli(command, { env: { DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' } })
+      assert.equal(pg.status, 1)
+      assert.match(pg.stderr, /^error: ERR_STORAGE_UNAVAILABLE: PostgreSQL at 127\.0\.0\.1:1\/none is unreachable/)
+    }
     const env = { DATABASE_URL: `sqlite:${join(dir, 'contacts.db')}` }
     const missing = runCli(['import', join(dir, 'nope.csv')], { env })
     assert.equal(missing.status, 1)
@@ -120,6 +123,48 @@ describe('identity CLI', () => {
     const bad = runCli(['import', headerless], { env })
     assert.equal(bad.status, 1)
     assert.match(bad.stderr, /names neither/)
+  })
+
+  test('PostgreSQL: import (exit 2 with rejects), import again (nothing new), export in primary-id order', {
+    skip: testDatabaseUrl === undefined ? POSTGRES_SKIP_REASON : false,
+  }, async (t) => {
+    const dir = tempDir(t)
+    const db = await createPostgresDatabase()
+    t.after(db.drop)
+    const env = { DATABASE_URL: db.url }
+    const file = join(dir, 'in.csv')
+    writeFileSync(
+      file,
+      'email,phone\ndoc@hv.edu,123456\nnot-an-email,1\nmarty@hv.edu,123456\nbiff@hv.edu,999\nbiff@hv.edu,123456\n',
+    )
+    const first = runCli(['import', file, '--json', '--quiet'], { env })
+    assert.equal(first.status, 2, first.stderr)
+    const summary = JSON.parse(first.stdout)
+    assert.deepEqual(
+      [summary.rowsRead, summary.rejected, summary.contactsCreated, summary.identitiesMerged],
+      [5, 1, 3, 1],
+    )
+    const again = runCli(['import', file, '--json', '--quiet'], { env })
+    assert.equal(again.status, 2, again.stderr)
+    assert.equal(JSON.parse(again.stdout).contactsCreated, 0)
+
+    const exported = runCli(['export'], { env })
+    assert.equal(exported.status, 0, exported.stderr)
+    assert.deepEqual(
+      exported.stdout
+        .trim()
+        .split('\n')
+        .map((line) => line.split(',').slice(0, 5).join(',')),
+      [
+        'primaryId,id,email,phoneNumber,linkPrecedence',
+        '1,1,doc@hv.edu,123456,primary',
+        '1,2,marty@hv.edu,123456,secondary',
+        '1,3,biff@hv.edu,999,secondary',
+        // biff's identity was joined to doc's by a row that created nothing.
+        '1,,doc@hv.edu,999,link',
+      ],
+    )
+    assert.match(exported.stderr, /export: 1 identities, 3 contacts, 1 link lines/)
   })
 
   test('import while the service serves requests on the same file: invariants hold for every request', async (t) => {

@@ -1,7 +1,8 @@
 /**
  * Helpers for the CLI and importer tests: write request rows in each input format (remembering the
- * line each row lands on), apply the same rows one by one through the service's own
- * SqliteStore.identify as the reference, compare stores row by row, and run the CLI as a child.
+ * line each row lands on), apply the same rows one by one through the store's own `identify` as
+ * the reference, compare stores row by row, give property runs an empty store per run on every
+ * engine, and run the CLI as a child.
  */
 import assert from 'node:assert/strict'
 import { type SpawnSyncReturns, spawnSync } from 'node:child_process'
@@ -9,12 +10,18 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import type pg from 'pg'
 import { normalizeIdentifyInput } from '../../src/identity/normalize.ts'
 import { type ImportOptions, type ImportStats, importRecords, type Reject } from '../../src/import/engine.ts'
+import { PostgresSink } from '../../src/import/postgres-sink.ts'
 import type { ImportFormat } from '../../src/import/record.ts'
+import type { ImportSink } from '../../src/import/sink.ts'
 import { openSource } from '../../src/import/source.ts'
 import { SqliteSink } from '../../src/import/sqlite-sink.ts'
-import type { SqliteStore } from '../../src/store/sqlite.ts'
+import { PostgresStore } from '../../src/store/postgres.ts'
+import { SqliteStore } from '../../src/store/sqlite.ts'
+import type { ContactStore } from '../../src/store/store.ts'
+import type { EngineCase } from '../support/engines.ts'
 
 export const CLI = fileURLToPath(new URL('../../src/cli.ts', import.meta.url))
 
@@ -80,10 +87,10 @@ function csvCell(value: string): string {
 }
 
 /**
- * The reference: each body through normalizeIdentifyInput and SqliteStore.identify, in order.
+ * The reference: each body through normalizeIdentifyInput and the store's own identify, in order.
  * Returns the indexes of the rows that were rejected.
  */
-export async function applyOneByOne(store: SqliteStore, bodies: readonly unknown[]): Promise<number[]> {
+export async function applyOneByOne(store: ContactStore, bodies: readonly unknown[]): Promise<number[]> {
   const rejected: number[] = []
   for (const [i, body] of bodies.entries()) {
     if (body === RAW) {
@@ -102,25 +109,93 @@ export async function applyOneByOne(store: SqliteStore, bodies: readonly unknown
   return rejected
 }
 
-/** Imports a file in-process, collecting the rejects. */
+/**
+ * Imports a file in-process through the engine's sink (SQLite: the store's connection; PostgreSQL:
+ * a connection borrowed from the store's pool), collecting the rejects.
+ */
 export async function importFile(
-  store: SqliteStore,
+  store: ContactStore,
   path: string,
   options: ImportOptions = {},
 ): Promise<{ stats: ImportStats; rejects: Reject[] }> {
   const rejects: Reject[] = []
   const source = await openSource(path)
-  const stats = await importRecords(new SqliteSink(store.db), source.records, {
-    ...options,
-    onReject: (r) => {
-      rejects.push(r)
-    },
+  return withSink(store, async (sink) => {
+    const stats = await importRecords(sink, source.records, {
+      ...options,
+      onReject: (r) => {
+        rejects.push(r)
+      },
+    })
+    return { stats, rejects }
   })
-  return { stats, rejects }
+}
+
+/** Runs `work` with the import sink for `store`'s engine. */
+export async function withSink<T>(store: ContactStore, work: (sink: ImportSink) => Promise<T>): Promise<T> {
+  if (store instanceof SqliteStore) return work(new SqliteSink(store.db))
+  if (!(store instanceof PostgresStore)) throw new TypeError(`no import sink for ${store.engine}`)
+  const client = await store.pool.connect()
+  try {
+    return await work(new PostgresSink(client))
+  } finally {
+    client.release()
+  }
+}
+
+/** Runs `work` with a connection to `store`'s database (PostgreSQL only). */
+export async function withClient<T>(store: ContactStore, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  if (!(store instanceof PostgresStore)) throw new TypeError(`${store.engine} has no pg client`)
+  const client = await store.pool.connect()
+  try {
+    return await work(client)
+  } finally {
+    client.release()
+  }
+}
+
+/**
+ * Empty stores for property runs, one per `next()`. SQLite: a new in-memory database each time.
+ * PostgreSQL: creating a database per run takes seconds, so one database per test is emptied
+ * instead (TRUNCATE … RESTART IDENTITY: ids start at 1 again, as in a new database).
+ */
+export interface StorePool {
+  /** An empty store; the one returned before must no longer be used. */
+  next(): Promise<ContactStore>
+  close(): Promise<void>
+}
+
+export async function storePool(engine: EngineCase): Promise<StorePool> {
+  if (engine.name === 'sqlite') {
+    let current: SqliteStore | null = null
+    return {
+      async next() {
+        await current?.close()
+        current = new SqliteStore({ path: ':memory:' })
+        return current
+      },
+      async close() {
+        await current?.close()
+      },
+    }
+  }
+  const db = await engine.open()
+  return {
+    async next() {
+      await emptyPostgres(db.store)
+      return db.store
+    },
+    close: () => db.drop(),
+  }
+}
+
+/** Removes every contact and restarts ids at 1, as in a new database. */
+export async function emptyPostgres(store: ContactStore): Promise<void> {
+  await withClient(store, (client) => client.query('TRUNCATE contact RESTART IDENTITY'))
 }
 
 /** The columns the equivalence is judged on. */
-export async function snapshot(store: SqliteStore) {
+export async function snapshot(store: ContactStore) {
   return (await store.listContacts()).map(({ id, email, phoneNumber, linkedId, linkPrecedence, deletedAt }) => ({
     id,
     email,
@@ -131,7 +206,7 @@ export async function snapshot(store: SqliteStore) {
   }))
 }
 
-export async function assertSameStore(actual: SqliteStore, expected: SqliteStore): Promise<void> {
+export async function assertSameStore(actual: ContactStore, expected: ContactStore): Promise<void> {
   assert.deepEqual(await snapshot(actual), await snapshot(expected))
 }
 
