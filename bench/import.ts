@@ -5,20 +5,28 @@
  * rows/s next to a raw bulk-insert ceiling measured in the same run: plain INSERTs of as many
  * distinct contacts, in transactions of 100, into a scratch file with the same schema.
  * Results go to bench/results/import-<date>.json. BENCH_ROWS overrides the row count.
+ *
+ * BENCH_DATABASE_URL=postgres://… runs the same against PostgreSQL instead: scratch databases are
+ * created on that server (and dropped), the ceiling is multi-row INSERT … SELECT FROM unnest of the
+ * same contacts, 10,000 per transaction; results go to bench/results/import-postgres-<date>.json.
  */
 import { once } from 'node:events'
 import { createWriteStream, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { availableParallelism, cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { finished } from 'node:stream/promises'
+import pg from 'pg'
 import { importRecords } from '../src/import/engine.ts'
+import { PostgresSink } from '../src/import/postgres-sink.ts'
 import { openSource } from '../src/import/source.ts'
 import { SqliteSink } from '../src/import/sqlite-sink.ts'
+import { migratePostgres } from '../src/store/postgres-migrate.ts'
 import { SqliteStore } from '../src/store/sqlite.ts'
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000)
 const CUSTOMERS = Math.max(10, Math.round(ROWS / 4))
-const CEILING_BATCH = 100
+const PG_URL = process.env.BENCH_DATABASE_URL?.trim() || undefined
+const CEILING_BATCH = PG_URL === undefined ? 100 : 10_000
 
 /** mulberry32: a small seeded generator, so every run imports the same file. */
 function random(seed: number): () => number {
@@ -55,6 +63,53 @@ async function generate(path: string): Promise<void> {
   }
   out.end(chunk)
   await finished(out)
+}
+
+/** A new database on the BENCH_DATABASE_URL server, migrated; `drop` removes it. */
+async function scratchPostgres(label: string): Promise<{ client: pg.Client; drop(): Promise<void> }> {
+  const admin = new pg.Client({ connectionString: PG_URL })
+  await admin.connect()
+  const name = `identity_bench_${label}_${process.pid}`
+  await admin.query(`DROP DATABASE IF EXISTS ${name}`)
+  await admin.query(`CREATE DATABASE ${name} TEMPLATE template0`)
+  const url = new URL(PG_URL as string)
+  url.pathname = `/${name}`
+  const client = new pg.Client({ connectionString: url.toString() })
+  await client.connect()
+  await migratePostgres(client)
+  return {
+    client,
+    async drop() {
+      await client.end()
+      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
+      await admin.end()
+    },
+  }
+}
+
+async function importPostgres(client: pg.Client, file: string) {
+  const source = await openSource(file)
+  const stats = await importRecords(new PostgresSink(client), source.records)
+  return { ...stats, rowsPerSecond: Math.round(stats.rowsRead / (stats.elapsedMs / 1000)) }
+}
+
+async function ceilingPostgres(client: pg.Client): Promise<{ rowsPerSecond: number; elapsedMs: number }> {
+  const started = performance.now()
+  for (let from = 0; from < ROWS; from += CEILING_BATCH) {
+    const n = Math.min(CEILING_BATCH, ROWS - from)
+    await client.query('BEGIN')
+    await client.query(
+      `INSERT INTO contact (email, phone_number, link_precedence, created_at, updated_at)
+       SELECT e, p, 'primary', now(), now() FROM unnest($1::text[], $2::text[]) AS t(e, p)`,
+      [
+        Array.from({ length: n }, (_, i) => `c${from + i}@mail${(from + i) % 50}.example`),
+        Array.from({ length: n }, (_, i) => `+1555${from + i}`),
+      ],
+    )
+    await client.query('COMMIT')
+  }
+  const elapsedMs = performance.now() - started
+  return { rowsPerSecond: Math.round(ROWS / (elapsedMs / 1000)), elapsedMs }
 }
 
 async function importOnce(dbPath: string, file: string) {
@@ -94,23 +149,47 @@ try {
     `generated ${ROWS} rows (${(fileBytes / 1e6).toFixed(1)} MB) in ${((performance.now() - t) / 1000).toFixed(1)} s`,
   )
 
-  const first = await importOnce(join(dir, 'import.db'), file)
+  let first: Awaited<ReturnType<typeof importOnce>>
+  let again: typeof first
+  let raw: { rowsPerSecond: number; elapsedMs: number }
+  if (PG_URL === undefined) {
+    first = await importOnce(join(dir, 'import.db'), file)
+    again = await importOnce(join(dir, 'import.db'), file)
+  } else {
+    const db = await scratchPostgres('import')
+    try {
+      first = await importPostgres(db.client, file)
+      again = await importPostgres(db.client, file)
+    } finally {
+      await db.drop()
+    }
+  }
   console.log(
     `import:    ${first.rowsPerSecond} rows/s (${(first.elapsedMs / 1000).toFixed(1)} s; ${first.contactsCreated} contacts, ` +
       `${first.identitiesMerged} merges, ${first.rejected} rejected, peak heap ${(first.peakHeapBytes / 2 ** 20).toFixed(0)} MiB)`,
   )
-  const again = await importOnce(join(dir, 'import.db'), file)
   console.log(
     `re-import: ${again.rowsPerSecond} rows/s (${(again.elapsedMs / 1000).toFixed(1)} s; ${again.contactsCreated} contacts created, ${again.identitiesMerged} merges)`,
   )
   t = performance.now()
-  const raw = ceiling(join(dir, 'ceiling.db'))
-  console.log(`ceiling:   ${raw.rowsPerSecond} rows/s (plain INSERTs, ${CEILING_BATCH} per transaction)`)
+  if (PG_URL === undefined) raw = ceiling(join(dir, 'ceiling.db'))
+  else {
+    const db = await scratchPostgres('ceiling')
+    try {
+      raw = await ceilingPostgres(db.client)
+    } finally {
+      await db.drop()
+    }
+  }
+  console.log(
+    `ceiling:   ${raw.rowsPerSecond} rows/s (${PG_URL === undefined ? 'plain INSERTs' : 'multi-row INSERTs'}, ${CEILING_BATCH} per transaction)`,
+  )
   console.log(`import / ceiling: ${(first.rowsPerSecond / raw.rowsPerSecond).toFixed(2)}`)
 
   const date = new Date().toISOString()
   const result = {
     date,
+    engine: PG_URL === undefined ? 'sqlite' : 'postgres',
     rows: ROWS,
     customers: CUSTOMERS,
     fileBytes,
@@ -121,7 +200,10 @@ try {
     importOverCeiling: Number((first.rowsPerSecond / raw.rowsPerSecond).toFixed(3)),
   }
   mkdirSync(new URL('results/', import.meta.url), { recursive: true })
-  const out = new URL(`results/import-${date.slice(0, 10)}.json`, import.meta.url)
+  const out = new URL(
+    `results/import-${PG_URL === undefined ? '' : 'postgres-'}${date.slice(0, 10)}.json`,
+    import.meta.url,
+  )
   writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`)
   console.log(`saved ${out.pathname}`)
 } finally {
