@@ -11,6 +11,7 @@
 import type pg from 'pg'
 import type { Contact } from '../identity/contact.ts'
 import type { NewContact } from '../identity/reconcile.ts'
+import { CONTACT_COLUMNS, type ContactRow, ms, toContact } from '../store/postgres.ts'
 import { isContention } from '../store/postgres-errors.ts'
 import type { BatchStart, ImportSink } from './sink.ts'
 
@@ -21,8 +22,6 @@ import type { BatchStart, ImportSink } from './sink.ts'
 const PENDING_BASE = 2 ** 52
 
 // As in src/store/postgres.ts: epoch milliseconds computed by the server, ids as text (int8).
-const ms = (column: string) => `round(extract(epoch FROM ${column}) * 1000)::float8`
-const CONTACT_COLUMNS = `id::text, email, phone_number, linked_id::text, link_precedence, ${ms('created_at')} AS created_ms`
 
 // Every live contact of every identity holding one of the values: the store's LOAD_TOUCHED for a
 // whole batch. Each value names at most one root (I2); contact_root reads each identity in one range.
@@ -58,15 +57,6 @@ const DEMOTE = `
   UPDATE contact SET linked_id = m.to_id, link_precedence = 'secondary', updated_at = statement_timestamp()
   FROM unnest($1::int8[], $2::int8[]) AS m(from_id, to_id)
   WHERE coalesce(contact.linked_id, contact.id) = m.from_id AND contact.deleted_at IS NULL`
-
-interface ContactRow {
-  id: string
-  email: string | null
-  phone_number: string | null
-  linked_id: string | null
-  link_precedence: Contact['linkPrecedence']
-  created_ms: number
-}
 
 /**
  * @example
@@ -206,16 +196,5 @@ export class PostgresSink implements ImportSink {
   #reset(): void {
     this.#created = []
     this.#folded = new Map()
-  }
-}
-
-function toContact(r: ContactRow): Contact {
-  return {
-    id: Number(r.id),
-    email: r.email,
-    phoneNumber: r.phone_number,
-    linkedId: r.linked_id === null ? null : Number(r.linked_id),
-    linkPrecedence: r.link_precedence,
-    createdAt: r.created_ms,
   }
 }

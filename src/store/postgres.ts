@@ -51,8 +51,8 @@ const silent: StoreLogger = { debug() {}, info() {}, warn() {} }
 // Epoch milliseconds computed by the server: exact for TIMESTAMPTZ(3), and a float8 the driver
 // turns into a JS number without a global type parser. Ids are int8, which pg returns as strings;
 // `toContact` converts them (exact up to 2^53).
-const ms = (column: string) => `round(extract(epoch FROM ${column}) * 1000)::float8`
-const CONTACT_COLUMNS = `id, email, phone_number, linked_id, link_precedence, ${ms('created_at')} AS created_ms`
+export const ms = (column: string) => `round(extract(epoch FROM ${column}) * 1000)::float8`
+export const CONTACT_COLUMNS = `id, email, phone_number, linked_id, link_precedence, ${ms('created_at')} AS created_ms`
 
 // The same single statement as the SQLite adapter's: each value names at most one root (I2), and
 // one range of the `contact_root` expression index per root reads the whole identity. Under
@@ -85,7 +85,8 @@ const LIST = `SELECT ${CONTACT_COLUMNS}, ${ms('updated_at')} AS updated_ms,
 
 const EPOCH = new Date(0).toISOString()
 
-interface ContactRow {
+/** A contact row as `CONTACT_COLUMNS` selects it. */
+export interface ContactRow {
   id: string | number
   email: string | null
   phone_number: string | null
@@ -337,7 +338,8 @@ async function rollbackAndRelease(client: pg.PoolClient): Promise<void> {
   }
 }
 
-function toContact(r: ContactRow): Contact {
+/** The rules' view of a row; ids are int8 (strings from pg), exact up to 2^53. */
+export function toContact(r: ContactRow): Contact {
   return {
     id: Number(r.id),
     email: r.email,

@@ -12,6 +12,7 @@ import type { IdentityView } from '../../src/identity/contact.ts'
 import type { IdentifyInput } from '../../src/identity/normalize.ts'
 import type { ContactStore, StoredContact } from '../../src/store/store.ts'
 import { type EngineCase, engines } from '../support/engines.ts'
+import { identify } from '../support/http.ts'
 import { assertInvariants, identities } from '../support/invariants.ts'
 
 const STORM = 200
@@ -34,18 +35,6 @@ async function serve(engine: EngineCase, t: TestContext): Promise<Server> {
   const address = app.server.address()
   assert.ok(typeof address === 'object' && address !== null)
   return { app, store: db.store, url: `http://127.0.0.1:${address.port}` }
-}
-
-async function identify(url: string, body: unknown): Promise<IdentityView> {
-  const res = await fetch(`${url}/identify`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  })
-  const text = await res.text()
-  // A race must never surface to the client (SPEC §4): anything but 200 fails the storm.
-  assert.equal(res.status, 200, `POST /identify ${JSON.stringify(body)} answered ${res.status}: ${text}`)
-  return (JSON.parse(text) as { contact: IdentityView }).contact
 }
 
 /** Fires every request at once, so they overlap on the server, and keeps answers in request order. */

@@ -12,19 +12,9 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { IdentityView } from '../../src/identity/contact.ts'
 import type { IdentifyInput } from '../../src/identity/normalize.ts'
 import { sqliteEngine } from '../support/engines.ts'
+import { identify } from '../support/http.ts'
 import { assertInvariants } from '../support/invariants.ts'
 import { startServer } from '../support/server-process.ts'
-
-async function identify(url: string, body: IdentifyInput): Promise<IdentityView> {
-  const res = await fetch(`${url}/identify`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  })
-  const text = await res.text()
-  assert.equal(res.status, 200, `POST /identify ${JSON.stringify(body)} answered ${res.status}: ${text}`)
-  return (JSON.parse(text) as { contact: IdentityView }).contact
-}
 
 test('kill -9 right after a 200 loses nothing: inserts and merges survive a restart', async (t) => {
   const db = await sqliteEngine.open({ file: true })

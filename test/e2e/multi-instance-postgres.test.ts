@@ -7,25 +7,14 @@
 import assert from 'node:assert/strict'
 import { describe, type TestContext, test } from 'node:test'
 import pg from 'pg'
-import type { IdentityView } from '../../src/identity/contact.ts'
 import type { IdentifyInput } from '../../src/identity/normalize.ts'
 import type { StoredContact } from '../../src/store/store.ts'
 import { createPostgresDatabase, POSTGRES_SKIP_REASON, testDatabaseUrl } from '../support/engines.ts'
+import { identify } from '../support/http.ts'
 import { assertInvariants, identities } from '../support/invariants.ts'
 import { type ServerProcess, startServer } from '../support/server-process.ts'
 
 const INSTANCES = 3
-
-async function identify(url: string, body: IdentifyInput): Promise<IdentityView> {
-  const res = await fetch(`${url}/identify`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  })
-  const text = await res.text()
-  assert.equal(res.status, 200, `POST /identify ${JSON.stringify(body)} answered ${res.status}: ${text}`)
-  return (JSON.parse(text) as { contact: IdentityView }).contact
-}
 
 async function sql<R extends pg.QueryResultRow>(url: string, text: string): Promise<R[]> {
   const client = new pg.Client({ connectionString: url })

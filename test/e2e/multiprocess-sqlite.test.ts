@@ -9,6 +9,7 @@ import type { IdentityView } from '../../src/identity/contact.ts'
 import type { IdentifyInput } from '../../src/identity/normalize.ts'
 import type { StoredContact } from '../../src/store/store.ts'
 import { sqliteEngine, type TestDatabase } from '../support/engines.ts'
+import { identify } from '../support/http.ts'
 import { assertInvariants, identities } from '../support/invariants.ts'
 import { type ServerProcess, startServer } from '../support/server-process.ts'
 
@@ -19,18 +20,6 @@ let db: TestDatabase
 let servers: ServerProcess[] = []
 /** Every request that reached the file, for I2's "joined by a chain" half. */
 const history: IdentifyInput[] = []
-
-async function identify(url: string, body: IdentifyInput): Promise<IdentityView> {
-  const res = await fetch(`${url}/identify`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  })
-  const text = await res.text()
-  // Lock contention between processes is retried inside (SPEC §4): a 503 here is a failure.
-  assert.equal(res.status, 200, `POST /identify ${JSON.stringify(body)} answered ${res.status}: ${text}`)
-  return (JSON.parse(text) as { contact: IdentityView }).contact
-}
 
 /** Fires all requests at once, round-robin over the processes; answers come back in request order. */
 async function storm(
