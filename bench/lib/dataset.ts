@@ -69,13 +69,18 @@ export function bodies(workload: Workload, identities: number, runNumber: number
     if (pick < 0.7) return JSON.stringify({ phoneNumber: phone(i) })
     return JSON.stringify({ email: email(i), phoneNumber: phone(i) })
   }
+  // New values start with random digits, as real new customers' emails and phones are spread over
+  // the key space; a counter alone would put every insert on one index page (a hot spot no shop
+  // has, and one PostgreSQL's serializable isolation turns into conflicts).
+  const spread = () => String(Math.floor(Math.random() * 1e6)).padStart(6, '0')
   const brandNew = () => {
     fresh++
-    return JSON.stringify({ email: `n${run}x${fresh}@new.test`, phoneNumber: `9${run}${fresh}` })
+    const s = spread()
+    return JSON.stringify({ email: `${s}n${run}x${fresh}@new.test`, phoneNumber: `9${s}${run}${fresh}` })
   }
   const newDetail = () => {
     fresh++
-    return JSON.stringify({ email: email(random()), phoneNumber: `6${run}${fresh}` })
+    return JSON.stringify({ email: email(random()), phoneNumber: `6${spread()}${run}${fresh}` })
   }
   const join = () => {
     const a = nextPair

@@ -61,8 +61,12 @@ const ROOT_OF = (column: string, param: string) =>
   `(SELECT coalesce(linked_id, id) FROM contact WHERE ${column} = ${param} AND deleted_at IS NULL LIMIT 1)`
 const LOAD_TOUCHED: pg.QueryConfig = {
   name: 'identity_load_touched',
+  // PostgreSQL only: unknown values must not probe `contact_root` at all. A probe for NULL lands
+  // on the index's last page, where every new primary is inserted, and SSI would then see each
+  // pair of concurrent new customers as a conflict (measured: 10,000 retries for 6,000 commits).
+  // An empty array is never searched.
   text: `SELECT ${CONTACT_COLUMNS} FROM contact
-    WHERE coalesce(linked_id, id) IN (${ROOT_OF('email', '$1')}, ${ROOT_OF('phone_number', '$2')})
+    WHERE coalesce(linked_id, id) = ANY(array_remove(ARRAY[${ROOT_OF('email', '$1')}, ${ROOT_OF('phone_number', '$2')}], NULL))
       AND deleted_at IS NULL`,
 }
 
@@ -122,6 +126,9 @@ export class PostgresStore implements ContactStore {
       idleTimeoutMillis: 30000,
       keepAlive: true,
       application_name: 'identity-service',
+      // Every statement outside an explicit transaction is a serializable transaction of its own,
+      // so a request that changes nothing can be answered by one statement (see #identifyOnce).
+      options: '-c default_transaction_isolation=serializable',
       ...(statementTimeout > 0
         ? {
             statement_timeout: statementTimeout,
@@ -205,8 +212,13 @@ export class PostgresStore implements ContactStore {
   }
 
   async #identifyOnce(client: pg.PoolClient, input: IdentifyInput): Promise<IdentityView> {
-    // Read-only requests take the same path: their answer must be a state that some serial order
-    // produced too, and SERIALIZABLE read-only transactions are cheap.
+    // Most requests change nothing. The load alone is a serializable transaction (the session's
+    // default), so its answer is a state some serial order produced: one round trip, not three.
+    const first = await client.query<ContactRow>({ ...LOAD_TOUCHED, values: [input.email, input.phoneNumber] })
+    const seen = first.rows.map(toContact)
+    const guess = decide(input, seen, Date.now())
+    if (guess.create === null && guess.demotedPrimaryIds.length === 0) return toIdentityView(seen)
+    // A write reads again inside its own transaction: that first snapshot is already over.
     await client.query('BEGIN ISOLATION LEVEL SERIALIZABLE')
     const loaded = await client.query<ContactRow>({ ...LOAD_TOUCHED, values: [input.email, input.phoneNumber] })
     const touched = loaded.rows.map(toContact)
