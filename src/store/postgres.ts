@@ -1,7 +1,8 @@
 /**
- * PostgreSQL adapter (pg). Each `identify` is one SERIALIZABLE transaction — load the touched
- * identities, decide, demote, insert, commit — so any interleaving across any number of service
- * instances commits what some serial order would (SPEC §4). A transaction that loses a race
+ * PostgreSQL adapter (pg). Each `identify` is one SERIALIZABLE transaction — a single statement
+ * when the request changes nothing, else load the touched identities, decide, demote, insert,
+ * commit — so any interleaving across any number of service instances commits what some serial
+ * order would (SPEC §4). A transaction that loses a race
  * (40001, 40P01, or the same fact inserted twice) is rerun with jittered backoff; the client never
  * sees it. The same SQL runs on CockroachDB and YugabyteDB (docs/postgres.md).
  */
