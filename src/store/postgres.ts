@@ -84,6 +84,20 @@ const INSERT = `
   VALUES ($1, $2, $3, $4, greatest(statement_timestamp(), $5::timestamptz), greatest(statement_timestamp(), $5::timestamptz))
   RETURNING id, ${ms('created_at')} AS created_ms`
 
+// Rule 1 in one statement (itself a serializable transaction): a new customer becomes a primary
+// only if, at this statement's snapshot, still no live contact shares the email or the phone. That
+// re-checks the premise the rules decided on; when a concurrent request made it false, nothing is
+// inserted and the request takes the full transaction instead.
+const INSERT_NEW_PRIMARY: pg.QueryConfig = {
+  name: 'identity_insert_new_primary',
+  text: `
+    INSERT INTO contact (email, phone_number, linked_id, link_precedence, created_at, updated_at)
+    SELECT $1::text, $2::text, NULL, 'primary', statement_timestamp(), statement_timestamp()
+    WHERE NOT EXISTS (SELECT 1 FROM contact WHERE email = $1::text AND deleted_at IS NULL)
+      AND NOT EXISTS (SELECT 1 FROM contact WHERE phone_number = $2::text AND deleted_at IS NULL)
+    RETURNING id, ${ms('created_at')} AS created_ms`,
+}
+
 const LIST = `SELECT ${CONTACT_COLUMNS}, ${ms('updated_at')} AS updated_ms,
   CASE WHEN deleted_at IS NULL THEN NULL ELSE ${ms('deleted_at')} END AS deleted_ms
   FROM contact ORDER BY id`
@@ -219,6 +233,17 @@ export class PostgresStore implements ContactStore {
     const seen = first.rows.map(toContact)
     const guess = decide(input, seen, Date.now())
     if (guess.create === null && guess.demotedPrimaryIds.length === 0) return toIdentityView(seen)
+    if (guess.primaryId === null && guess.create !== null) {
+      const { create } = guess
+      const inserted = await client.query<{ id: string; created_ms: number }>({
+        ...INSERT_NEW_PRIMARY,
+        values: [create.email, create.phoneNumber],
+      })
+      const row = inserted.rows[0]
+      if (row !== undefined) {
+        return toIdentityView([{ ...create, id: Number(row.id), createdAt: row.created_ms }])
+      }
+    }
     // A write reads again inside its own transaction: that first snapshot is already over.
     await client.query('BEGIN ISOLATION LEVEL SERIALIZABLE')
     const loaded = await client.query<ContactRow>({ ...LOAD_TOUCHED, values: [input.email, input.phoneNumber] })
