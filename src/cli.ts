@@ -1,9 +1,13 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=64
 /**
  * Entry point for the `identity` command: `serve`, `migrate`, `import`, `export`, each with
  * `--help`, over the same configuration (loadConfig(process.env), DATABASE_URL) and services as
  * the server. Exit codes: 0 success, 1 failure, 2 import finished but rejected some rows.
  * docs/cli.md documents every command.
+ *
+ * The shebang (and `npm run cli`) give V8 a 64 MB young generation: an import allocates a few
+ * short-lived objects per row, and with the default size scavenges cost a quarter of its time
+ * (measured: 91k → 123k rows/s on a million rows).
  */
 import { once } from 'node:events'
 import { createWriteStream } from 'node:fs'
