@@ -3,8 +3,9 @@
  * `err`. Request logs carry method, route, status and time, never bodies, addresses or queries.
  *
  * Lines are buffered (up to 4 KiB) and written asynchronously: a write(2) per request line cost
- * about a sixth of the service's throughput. pino flushes the buffer on a normal exit; a `kill -9`
- * can lose the last few lines, never data.
+ * about a sixth of the service's throughput. pino writes what is left when the process exits; a
+ * `kill -9` can lose the last few lines, never data. Lines that supervisors and tests wait for
+ * (ready, shutting down) are pushed out at once with `flushLogger`.
  */
 import pino, { type Logger } from 'pino'
 
@@ -13,4 +14,21 @@ export function createLogger(level: string): Logger {
     { level, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime },
     pino.destination({ dest: 1, sync: false, minLength: 4096 }),
   )
+}
+
+/**
+ * Writes every buffered line now, synchronously. (`logger.flush()` does nothing while an
+ * asynchronous write is under way, which can leave a line in the buffer until the next 4 KiB.)
+ *
+ * @example
+ * logger.info({ port }, 'identity service ready')
+ * flushLogger(logger)
+ */
+export function flushLogger(logger: Logger): void {
+  const stream = (logger as unknown as Record<symbol, { flushSync?: () => void }>)[pino.symbols.streamSym]
+  try {
+    stream?.flushSync?.()
+  } catch {
+    // Not open yet or already closed: pino's exit handler writes what is left.
+  }
 }

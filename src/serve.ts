@@ -7,7 +7,7 @@ import closeWithGrace from 'close-with-grace'
 import type { FastifyInstance } from 'fastify'
 import { buildApp } from './app.ts'
 import type { Config } from './config.ts'
-import { createLogger } from './logger.ts'
+import { createLogger, flushLogger } from './logger.ts'
 import { openStore } from './store/open.ts'
 
 /**
@@ -19,13 +19,13 @@ import { openStore } from './store/open.ts'
 export async function startServer(config: Config): Promise<FastifyInstance> {
   const logger = createLogger(config.logLevel)
   try {
-    const store = await openStore(config)
+    const store = await openStore(config, { logger: logger.child({ component: 'store' }) })
     const app = await buildApp({ config, store, logger })
 
     closeWithGrace({ delay: config.shutdownTimeoutMs }, async ({ signal, err }) => {
       if (err) logger.error({ err }, 'shutting down after an uncaught error')
       else logger.info({ signal }, 'shutting down')
-      logger.flush()
+      flushLogger(logger)
       await app.close()
       await store.close()
     })
@@ -35,7 +35,7 @@ export async function startServer(config: Config): Promise<FastifyInstance> {
     const port = typeof address === 'object' && address !== null ? address.port : config.port
     // Tests and supervisors wait for this line; with PORT=0 it names the port the system chose.
     logger.info({ engine: store.engine, host: config.host, port }, 'identity service ready')
-    logger.flush()
+    flushLogger(logger)
     return app
   } catch (err) {
     logger.fatal({ err }, 'could not start')
