@@ -8,6 +8,7 @@ import assert from 'node:assert/strict'
 import { describe, type TestContext, test } from 'node:test'
 import pg from 'pg'
 import type { IdentifyInput } from '../../src/identity/normalize.ts'
+import { CONTACT_COLUMNS, type ContactRow, ms, toContact } from '../../src/store/postgres.ts'
 import type { StoredContact } from '../../src/store/store.ts'
 import { createPostgresDatabase, POSTGRES_SKIP_REASON, testDatabaseUrl } from '../support/engines.ts'
 import { identify } from '../support/http.ts'
@@ -120,35 +121,14 @@ else
       )
       assert.equal(sameAnswers.size, 1, 'identical requests all answered with one identity')
 
-      // The rows, straight from PostgreSQL.
+      // The rows, straight from PostgreSQL (not through a store instance).
       const rows = (
-        await sql<{
-          id: string
-          email: string | null
-          phone_number: string | null
-          linked_id: string | null
-          link_precedence: 'primary' | 'secondary'
-          created_ms: number
-          updated_ms: number
-        }>(
+        await sql<ContactRow & { updated_ms: number }>(
           databaseUrl,
-          `SELECT id, email, phone_number, linked_id, link_precedence,
-           (extract(epoch FROM created_at) * 1000)::float8 AS created_ms,
-           (extract(epoch FROM updated_at) * 1000)::float8 AS updated_ms
-         FROM contact WHERE deleted_at IS NULL ORDER BY id`,
+          `SELECT ${CONTACT_COLUMNS}, ${ms('updated_at')} AS updated_ms
+           FROM contact WHERE deleted_at IS NULL ORDER BY id`,
         )
-      ).map(
-        (r): StoredContact => ({
-          id: Number(r.id),
-          email: r.email,
-          phoneNumber: r.phone_number,
-          linkedId: r.linked_id === null ? null : Number(r.linked_id),
-          linkPrecedence: r.link_precedence,
-          createdAt: r.created_ms,
-          updatedAt: r.updated_ms,
-          deletedAt: null,
-        }),
-      )
+      ).map((r): StoredContact => ({ ...toContact(r), updatedAt: r.updated_ms, deletedAt: null }))
       assertInvariants(rows, [...seeds, ...storm])
 
       // The same invariants again, in SQL, so a bug shared by the checker and the store cannot hide.
