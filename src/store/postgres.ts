@@ -60,15 +60,33 @@ export const CONTACT_COLUMNS = `id, email, phone_number, linked_id, link_precede
 // SERIALIZABLE, the index ranges it reads are what a concurrent insert or relink conflicts with.
 const ROOT_OF = (column: string, param: string) =>
   `(SELECT coalesce(linked_id, id) FROM contact WHERE ${column} = ${param} AND deleted_at IS NULL LIMIT 1)`
-const LOAD_TOUCHED: pg.QueryConfig = {
-  name: 'identity_load_touched',
-  // PostgreSQL only: unknown values must not probe `contact_root` at all. A probe for NULL lands
-  // on the index's last page, where every new primary is inserted, and SSI would then see each
-  // pair of concurrent new customers as a conflict (measured: 10,000 retries for 6,000 commits).
-  // An empty array is never searched.
-  text: `SELECT ${CONTACT_COLUMNS} FROM contact
-    WHERE coalesce(linked_id, id) = ANY(array_remove(ARRAY[${ROOT_OF('email', '$1')}, ${ROOT_OF('phone_number', '$2')}], NULL))
-      AND deleted_at IS NULL`,
+// PostgreSQL only: unknown values must not probe `contact_root` at all. A probe for NULL lands on
+// the index's last page, where every new primary is inserted, and SSI would then see each pair of
+// concurrent new customers as a conflict (measured: 10,000 retries for 6,000 commits). An empty
+// array is never searched.
+const LOAD_TOUCHED_SQL = `SELECT ${CONTACT_COLUMNS} FROM contact
+  WHERE coalesce(linked_id, id) = ANY(array_remove(ARRAY[${ROOT_OF('email', '$1')}, ${ROOT_OF('phone_number', '$2')}], NULL))
+    AND deleted_at IS NULL`
+const LOAD_TOUCHED: pg.QueryConfig = { name: 'identity_load_touched', text: LOAD_TOUCHED_SQL }
+
+// Every request starts with this one statement, itself a serializable transaction (the session's
+// default). It reads every identity the request touches and, when there is none — rule 1's premise,
+// checked at the statement's own snapshot — inserts the new primary in the same statement. So a
+// new customer, like every request that changes nothing, is answered in one round trip; rule 1 is
+// still decided by `decide` too, which agrees on an empty identity list.
+const LOAD_OR_CREATE: pg.QueryConfig = {
+  name: 'identity_load_or_create',
+  text: `
+    WITH touched AS (${LOAD_TOUCHED_SQL}),
+    created AS (
+      INSERT INTO contact (email, phone_number, linked_id, link_precedence, created_at, updated_at)
+      SELECT $1::text, $2::text, NULL, 'primary', statement_timestamp(), statement_timestamp()
+      WHERE NOT EXISTS (SELECT 1 FROM touched)
+      RETURNING ${CONTACT_COLUMNS}
+    )
+    SELECT *, false AS created FROM touched
+    UNION ALL
+    SELECT *, true AS created FROM created`,
 }
 
 // All demoted primaries and their secondaries in one statement (rule 2). Clock: the database's,
@@ -83,20 +101,6 @@ const INSERT = `
   INSERT INTO contact (email, phone_number, linked_id, link_precedence, created_at, updated_at)
   VALUES ($1, $2, $3, $4, greatest(statement_timestamp(), $5::timestamptz), greatest(statement_timestamp(), $5::timestamptz))
   RETURNING id, ${ms('created_at')} AS created_ms`
-
-// Rule 1 in one statement (itself a serializable transaction): a new customer becomes a primary
-// only if, at this statement's snapshot, still no live contact shares the email or the phone. That
-// re-checks the premise the rules decided on; when a concurrent request made it false, nothing is
-// inserted and the request takes the full transaction instead.
-const INSERT_NEW_PRIMARY: pg.QueryConfig = {
-  name: 'identity_insert_new_primary',
-  text: `
-    INSERT INTO contact (email, phone_number, linked_id, link_precedence, created_at, updated_at)
-    SELECT $1::text, $2::text, NULL, 'primary', statement_timestamp(), statement_timestamp()
-    WHERE NOT EXISTS (SELECT 1 FROM contact WHERE email = $1::text AND deleted_at IS NULL)
-      AND NOT EXISTS (SELECT 1 FROM contact WHERE phone_number = $2::text AND deleted_at IS NULL)
-    RETURNING id, ${ms('created_at')} AS created_ms`,
-}
 
 const LIST = `SELECT ${CONTACT_COLUMNS}, ${ms('updated_at')} AS updated_ms,
   CASE WHEN deleted_at IS NULL THEN NULL ELSE ${ms('deleted_at')} END AS deleted_ms
@@ -227,23 +231,15 @@ export class PostgresStore implements ContactStore {
   }
 
   async #identifyOnce(client: pg.PoolClient, input: IdentifyInput): Promise<IdentityView> {
-    // Most requests change nothing. The load alone is a serializable transaction (the session's
-    // default), so its answer is a state some serial order produced: one round trip, not three.
-    const first = await client.query<ContactRow>({ ...LOAD_TOUCHED, values: [input.email, input.phoneNumber] })
+    const first = await client.query<ContactRow & { created: boolean }>({
+      ...LOAD_OR_CREATE,
+      values: [input.email, input.phoneNumber],
+    })
+    const created = first.rows.find((r) => r.created)
+    if (created !== undefined) return toIdentityView([toContact(created)])
     const seen = first.rows.map(toContact)
     const guess = decide(input, seen, Date.now())
     if (guess.create === null && guess.demotedPrimaryIds.length === 0) return toIdentityView(seen)
-    if (guess.primaryId === null && guess.create !== null) {
-      const { create } = guess
-      const inserted = await client.query<{ id: string; created_ms: number }>({
-        ...INSERT_NEW_PRIMARY,
-        values: [create.email, create.phoneNumber],
-      })
-      const row = inserted.rows[0]
-      if (row !== undefined) {
-        return toIdentityView([{ ...create, id: Number(row.id), createdAt: row.created_ms }])
-      }
-    }
     // A write reads again inside its own transaction: that first snapshot is already over.
     await client.query('BEGIN ISOLATION LEVEL SERIALIZABLE')
     const loaded = await client.query<ContactRow>({ ...LOAD_TOUCHED, values: [input.email, input.phoneNumber] })
