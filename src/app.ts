@@ -83,7 +83,7 @@ export async function buildApp({ config, store, logger }: AppOptions): Promise<F
   })
   await app.register(swaggerUi, { routePrefix: '/docs' })
 
-  identifyRoutes(app, store)
+  identifyRoutes(app, store, { defaultCountry: config.phoneDefaultCountry })
   healthRoutes(app, store)
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
 

@@ -145,7 +145,8 @@ interface ImportCommandOptions {
 }
 
 async function runImport(file: string, opts: ImportCommandOptions): Promise<number> {
-  const store = await openDatabase(loadConfig(process.env))
+  const config = loadConfig(process.env)
+  const store = await openDatabase(config)
   const rejectsOut = opts.rejects === undefined ? null : createWriteStream(opts.rejects)
   let shown = 0
   const onReject = async (r: Reject) => {
@@ -164,6 +165,7 @@ async function runImport(file: string, opts: ImportCommandOptions): Promise<numb
         importRecords(store.sink(), source.records, {
           batchSize: opts.batchSize,
           targetBatchMs: opts.batchMs,
+          normalize: { defaultCountry: config.phoneDefaultCountry },
           onReject,
           onBatch: (s) => progress.update(s),
         }),

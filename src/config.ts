@@ -2,6 +2,7 @@
  * `loadConfig(env)`: the one validated, frozen configuration the server, the CLI and the tests share.
  * Pure: it reads only the object it is given. Every variable is listed in the README's table.
  */
+import { type CountryCode, isSupportedCountry } from 'libphonenumber-js'
 import { type DatabaseTarget, parseDatabaseUrl } from './store/url.ts'
 
 export type SqliteSynchronous = 'normal' | 'full'
@@ -17,6 +18,8 @@ export interface Config {
   readonly bodyLimit: number
   readonly shutdownTimeoutMs: number
   readonly sqliteSynchronous: SqliteSynchronous
+  /** PHONE_DEFAULT_COUNTRY: E.164 normalisation for numbers valid in this country; null means off. */
+  readonly phoneDefaultCountry: CountryCode | null
   /** PostgreSQL connection pool size. */
   readonly dbPoolSize: number
   /** PostgreSQL per-statement timeout. */
@@ -52,6 +55,10 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
   if (sqliteSynchronous !== 'normal' && sqliteSynchronous !== 'full') {
     throw new ConfigError(`SQLITE_SYNCHRONOUS must be "normal" or "full" (got "${sqliteSynchronous}")`)
   }
+  const country = text(env, 'PHONE_DEFAULT_COUNTRY')?.toUpperCase() ?? null
+  if (country !== null && !isSupportedCountry(country)) {
+    throw new ConfigError(`PHONE_DEFAULT_COUNTRY must be a two-letter country code such as US or IN (got "${country}")`)
+  }
   const cors = text(env, 'CORS_ORIGINS')
   return Object.freeze({
     host: text(env, 'HOST') ?? '0.0.0.0',
@@ -70,6 +77,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     bodyLimit: integer(env, 'BODY_LIMIT', 65536, 1024, 64 * 1024 * 1024),
     shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', 10000, 0, 600000),
     sqliteSynchronous,
+    phoneDefaultCountry: country as CountryCode | null,
     dbPoolSize: integer(env, 'DB_POOL_SIZE', 10, 1, 1000),
     dbStatementTimeoutMs: integer(env, 'DB_STATEMENT_TIMEOUT_MS', 5000, 0, 3600000),
     dbStartupWaitMs: integer(env, 'DB_STARTUP_WAIT_MS', 30000, 0, 3600000),

@@ -2,11 +2,11 @@
  * `POST /identify` (SPEC §3): normalise, then let the store apply the rules in one transaction.
  */
 import type { FastifyInstance } from 'fastify'
-import { normalizeIdentifyInput } from '../identity/normalize.ts'
+import { type NormalizeOptions, normalizeIdentifyInput } from '../identity/normalize.ts'
 import type { ContactStore } from '../store/store.ts'
 import { identifyBodySchema, identityResponseSchema } from './schemas.ts'
 
-export function identifyRoutes(app: FastifyInstance, store: ContactStore): void {
+export function identifyRoutes(app: FastifyInstance, store: ContactStore, options: NormalizeOptions = {}): void {
   app.post(
     '/identify',
     {
@@ -27,7 +27,7 @@ export function identifyRoutes(app: FastifyInstance, store: ContactStore): void 
       },
     },
     async (request) => {
-      const input = normalizeIdentifyInput(request.body)
+      const input = normalizeIdentifyInput(request.body, options)
       return { contact: await store.identify(input) }
     },
   )

@@ -2,12 +2,23 @@
  * Normalisation of `/identify` input (SPEC §3): the one place that decides what an email or a
  * phone number is. Pure; throws `AppError('ERR_INVALID_INPUT')` with a message a person can act on.
  */
+import { type CountryCode, parsePhoneNumberFromString } from 'libphonenumber-js'
 import { AppError } from '../errors.ts'
 
 /** A request after normalisation: at least one of the two is non-null. */
 export interface IdentifyInput {
   readonly email: string | null
   readonly phoneNumber: string | null
+}
+
+/** Options shared by the HTTP route and the importer, so both store the same values. */
+export interface NormalizeOptions {
+  /**
+   * PHONE_DEFAULT_COUNTRY: when set, a number that is valid for that country (or carries its own
+   * `+` country code) is stored in E.164 form, so `(555) 010-0199` and `+1 555 010 0199` are one
+   * number. Anything else — such as the task's own short `123456` — keeps the plain form.
+   */
+  readonly defaultCountry?: CountryCode | null
 }
 
 export const MAX_EMAIL_LENGTH = 254
@@ -57,7 +68,7 @@ export function normalizeEmail(raw: unknown): string | null {
  * normalizePhoneNumber('+1 (555) 010-0199') // '+15550100199'
  * normalizePhoneNumber(123456)              // '123456'
  */
-export function normalizePhoneNumber(raw: unknown): string | null {
+export function normalizePhoneNumber(raw: unknown, options: NormalizeOptions = {}): string | null {
   if (raw === undefined || raw === null) return null
   let text: string
   if (typeof raw === 'number') {
@@ -90,6 +101,10 @@ export function normalizePhoneNumber(raw: unknown): string | null {
   if (digits > MAX_PHONE_DIGITS) {
     throw new AppError('ERR_INVALID_INPUT', `phoneNumber has ${digits} digits; at most ${MAX_PHONE_DIGITS} are allowed`)
   }
+  if (options.defaultCountry) {
+    const parsed = parsePhoneNumberFromString(text, options.defaultCountry)
+    if (parsed?.isValid()) return parsed.number
+  }
   return text
 }
 
@@ -99,13 +114,13 @@ export function normalizePhoneNumber(raw: unknown): string | null {
  * @example
  * normalizeIdentifyInput({ email: 'A@b.io', phoneNumber: 123 }) // { email: 'a@b.io', phoneNumber: '123' }
  */
-export function normalizeIdentifyInput(body: unknown): IdentifyInput {
+export function normalizeIdentifyInput(body: unknown, options: NormalizeOptions = {}): IdentifyInput {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new AppError('ERR_INVALID_INPUT', 'the body must be a JSON object such as {"email":"…","phoneNumber":"…"}')
   }
   const record = body as Record<string, unknown>
   const email = normalizeEmail(record.email)
-  const phoneNumber = normalizePhoneNumber(record.phoneNumber)
+  const phoneNumber = normalizePhoneNumber(record.phoneNumber, options)
   if (email === null && phoneNumber === null) {
     throw new AppError('ERR_INVALID_INPUT', 'provide an email, a phoneNumber, or both; neither was given')
   }

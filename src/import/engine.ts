@@ -14,7 +14,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { AppError } from '../errors.ts'
 import type { Contact } from '../identity/contact.ts'
-import { type IdentifyInput, normalizeIdentifyInput } from '../identity/normalize.ts'
+import { type IdentifyInput, type NormalizeOptions, normalizeIdentifyInput } from '../identity/normalize.ts'
 import { applyDecision, type Decision, decide, type NewContact } from '../identity/reconcile.ts'
 import type { SourceRecord } from './record.ts'
 import type { ImportSink } from './sink.ts'
@@ -54,6 +54,8 @@ export interface ImportOptions {
    * requests from waiting long for the write lock. 0: always `batchSize` rows.
    */
   readonly targetBatchMs?: number
+  /** Normalisation options; must match the server's (PHONE_DEFAULT_COUNTRY) for equal results. */
+  readonly normalize?: NormalizeOptions
   /** Called for each rejected row once its batch is committed. */
   readonly onReject?: (reject: Reject) => void | Promise<void>
   /** Called after each committed batch (progress; tests interleave other writers here). */
@@ -333,7 +335,7 @@ export async function importRecords(
           continue
         }
         try {
-          inputs.push(normalizeIdentifyInput(record.body))
+          inputs.push(normalizeIdentifyInput(record.body, options.normalize))
         } catch (err) {
           const code = (err as { code?: unknown }).code
           if (code !== 'ERR_INVALID_INPUT') throw err

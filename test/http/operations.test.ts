@@ -3,12 +3,18 @@
  * request ids, and the error-code table against docs/errors.md.
  */
 import assert from 'node:assert/strict'
-import { readFileSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { after, describe, test } from 'node:test'
+import { fileURLToPath } from 'node:url'
 import { buildApp } from '../../src/app.ts'
 import { loadConfig } from '../../src/config.ts'
 import { errorCodes } from '../../src/errors.ts'
 import { engines } from '../support/engines.ts'
+
+const CLI = fileURLToPath(new URL('../../src/cli.ts', import.meta.url))
 
 for (const engine of engines()) {
   describe(`operations (${engine.name})`, () => {
@@ -107,5 +113,39 @@ describe('documentation and cross-cutting behaviour', async () => {
     for (const [code, { status }] of Object.entries(errorCodes)) {
       assert.match(doc, new RegExp(`\\| \`${code}\` \\| ${status} \\|`), `${code} is in docs/errors.md`)
     }
+  })
+})
+
+describe('PHONE_DEFAULT_COUNTRY over HTTP and in the importer', () => {
+  test('the route and `identity import` store the same E.164 value', async (t) => {
+    const db = await engines()[0]!.open({ file: true })
+    t.after(() => db.drop())
+    const app = await buildApp({ config: loadConfig({ PHONE_DEFAULT_COUNTRY: 'US' }), store: db.store })
+    t.after(() => app.close())
+    const first = await app.inject({
+      method: 'POST',
+      url: '/identify',
+      payload: { email: 'potus@example.com', phoneNumber: '(202) 456-1111' },
+    })
+    assert.deepEqual(first.json().contact.phoneNumbers, ['+12024561111'])
+
+    // The same person spelt differently, imported by the CLI with the same setting: nothing new.
+    const dir = mkdtempSync(join(tmpdir(), 'identity-country-'))
+    t.after(() => rmSync(dir, { recursive: true, force: true }))
+    const file = join(dir, 'rows.csv')
+    writeFileSync(file, 'email,phone\npotus@example.com,+1 202 456 1111\nnew@example.com,202.456.1111\n')
+    const run = spawnSync(process.execPath, ['--import', 'tsx', CLI, 'import', file, '--json', '--quiet'], {
+      env: { ...process.env, DATABASE_URL: db.databaseUrl, PHONE_DEFAULT_COUNTRY: 'us' },
+      encoding: 'utf8',
+    })
+    assert.equal(run.status, 0, run.stderr)
+    const rows = await db.store.listContacts()
+    assert.deepEqual(
+      rows.map((r) => [r.email, r.phoneNumber, r.linkedId === null]),
+      [
+        ['potus@example.com', '+12024561111', true],
+        ['new@example.com', '+12024561111', false],
+      ],
+    )
   })
 })
