@@ -9,10 +9,8 @@ import type Database from 'better-sqlite3'
 import { AppError } from '../errors.ts'
 import type { Contact } from '../identity/contact.ts'
 import type { NewContact } from '../identity/reconcile.ts'
+import { DEMOTE, IDENTITY, INSERT, ROOT_OF } from '../store/sqlite-sql.ts'
 import type { BatchStart, ImportSink } from './sink.ts'
-
-const CONTACT_COLUMNS = `id, email, phone_number AS phoneNumber, linked_id AS linkedId,
-  link_precedence AS linkPrecedence, created_at AS createdAt`
 
 export interface SqliteSinkOptions {
   /** How long a batch waits for another process's write lock before giving up. */
@@ -30,8 +28,8 @@ export class SqliteSink implements ImportSink {
   readonly #dataVersion: Database.Statement<[], number>
   readonly #anyContact: Database.Statement<[], number>
   readonly #newest: Database.Statement<[], number>
-  readonly #rootsByEmail: Database.Statement<[string], number>
-  readonly #rootsByPhone: Database.Statement<[string], number>
+  readonly #rootsByEmail: Database.Statement<[string], number | null>
+  readonly #rootsByPhone: Database.Statement<[string], number | null>
   readonly #identity: Database.Statement<[number], Contact>
   readonly #demote: Database.Statement<[number, number, number]>
   readonly #insert: Database.Statement<[string | null, string | null, number | null, string, number, number]>
@@ -49,29 +47,12 @@ export class SqliteSink implements ImportSink {
     this.#dataVersion = db.prepare<[], number>('PRAGMA data_version').pluck()
     this.#anyContact = db.prepare<[], number>('SELECT count(*) FROM (SELECT 1 FROM contact LIMIT 1)').pluck()
     this.#newest = db.prepare<[], number>('SELECT created_at FROM contact ORDER BY id DESC LIMIT 1').pluck()
-    // The same reads and writes as SqliteStore's identify transaction (src/store/sqlite.ts), on the
-    // same indexes: a value names one identity (I2), and contact_root reads or relinks a whole one.
-    this.#rootsByEmail = db
-      .prepare<[string], number>(
-        'SELECT coalesce(linked_id, id) FROM contact WHERE email = ? AND deleted_at IS NULL LIMIT 1',
-      )
-      .pluck()
-    this.#rootsByPhone = db
-      .prepare<[string], number>(
-        'SELECT coalesce(linked_id, id) FROM contact WHERE phone_number = ? AND deleted_at IS NULL LIMIT 1',
-      )
-      .pluck()
-    this.#identity = db.prepare<[number], Contact>(
-      `SELECT ${CONTACT_COLUMNS} FROM contact WHERE coalesce(linked_id, id) = ? AND deleted_at IS NULL`,
-    )
-    this.#demote = db.prepare<[number, number, number]>(
-      `UPDATE contact SET linked_id = ?, link_precedence = 'secondary', updated_at = ?
-       WHERE coalesce(linked_id, id) = ? AND deleted_at IS NULL`,
-    )
-    this.#insert = db.prepare<[string | null, string | null, number | null, string, number, number]>(
-      `INSERT INTO contact (email, phone_number, linked_id, link_precedence, created_at, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?)`,
-    )
+    // The same reads and writes as SqliteStore's identify transaction (src/store/sqlite-sql.ts).
+    this.#rootsByEmail = db.prepare<[string], number | null>(`SELECT ${ROOT_OF('email', '?')}`).pluck()
+    this.#rootsByPhone = db.prepare<[string], number | null>(`SELECT ${ROOT_OF('phone_number', '?')}`).pluck()
+    this.#identity = db.prepare<[number], Contact>(IDENTITY)
+    this.#demote = db.prepare<[number, number, number]>(DEMOTE)
+    this.#insert = db.prepare<[string | null, string | null, number | null, string, number, number]>(INSERT)
   }
 
   async begin(): Promise<BatchStart> {
@@ -94,7 +75,9 @@ export class SqliteSink implements ImportSink {
   }
 
   rootsOf(field: 'email' | 'phoneNumber', value: string): number[] {
-    return (field === 'email' ? this.#rootsByEmail : this.#rootsByPhone).all(value)
+    // The scalar subquery yields one row, NULL when no live contact holds the value.
+    const root = (field === 'email' ? this.#rootsByEmail : this.#rootsByPhone).get(value)
+    return root == null ? [] : [root]
   }
 
   identity(root: number): Contact[] {

@@ -15,6 +15,7 @@ import type { Contact, IdentityView } from '../identity/contact.ts'
 import type { IdentifyInput } from '../identity/normalize.ts'
 import { applyDecision, decide, toIdentityView } from '../identity/reconcile.ts'
 import { migrations } from './migrations.ts'
+import { CONTACT_COLUMNS, DEMOTE, INSERT, ROOT_OF } from './sqlite-sql.ts'
 import type { ContactStore, StoredContact } from './store.ts'
 
 export interface SqliteStoreOptions {
@@ -26,15 +27,9 @@ export interface SqliteStoreOptions {
   readonly lockWaitMs?: number
 }
 
-const CONTACT_COLUMNS = `id, email, phone_number AS phoneNumber, linked_id AS linkedId,
-  link_precedence AS linkPrecedence, created_at AS createdAt`
-
-// Every live contact of every identity that shares the email or the phone number. All contacts
-// sharing a value share a primary (I2), so each value names at most one root; one range scan of
-// `contact_root` per root then reads the identity. The cost follows the size of the identities
-// touched, never the size of the table.
-const ROOT_OF = (column: string, param: string) =>
-  `(SELECT coalesce(linked_id, id) FROM contact WHERE ${column} = ${param} AND deleted_at IS NULL LIMIT 1)`
+// Every live contact of every identity that shares the email or the phone number: each value names
+// at most one root, and one range scan of `contact_root` per root reads the identity. The cost
+// follows the size of the identities touched, never the size of the table.
 const LOAD_TOUCHED = `SELECT ${CONTACT_COLUMNS} FROM contact
   WHERE coalesce(linked_id, id) IN (${ROOT_OF('email', '@email')}, ${ROOT_OF('phone_number', '@phoneNumber')})
     AND deleted_at IS NULL`
@@ -74,19 +69,13 @@ export class SqliteStore implements ContactStore {
     db.pragma('busy_timeout = 0')
 
     const load = db.prepare<[IdentifyInput], Contact>(LOAD_TOUCHED)
-    const demote = db.prepare<[{ primaryId: number; now: number; demotedId: number }]>(
-      `UPDATE contact SET linked_id = @primaryId, link_precedence = 'secondary', updated_at = @now
-       WHERE coalesce(linked_id, id) = @demotedId AND deleted_at IS NULL`,
-    )
-    const insert = db.prepare<[string | null, string | null, number | null, string, number, number]>(
-      `INSERT INTO contact (email, phone_number, linked_id, link_precedence, created_at, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?)`,
-    )
+    const demote = db.prepare<[number, number, number]>(DEMOTE)
+    const insert = db.prepare<[string | null, string | null, number | null, string, number, number]>(INSERT)
     this.#identifyTx = db.transaction((input: IdentifyInput, now: number) => {
       const touched = load.all(input)
       const decision = decide(input, touched, now)
       for (const demotedId of decision.demotedPrimaryIds) {
-        demote.run({ primaryId: decision.primaryId as number, now, demotedId })
+        demote.run(decision.primaryId as number, now, demotedId)
       }
       let createdId: number | null = null
       if (decision.create !== null) {
