@@ -101,6 +101,16 @@ describe('documentation and cross-cutting behaviour', async () => {
     assert.equal(other.headers['access-control-allow-origin'], undefined)
   })
 
+  test('CORS_ORIGINS=* allows any origin', async () => {
+    const open = await buildApp({ config: loadConfig({ CORS_ORIGINS: '*' }), store: db.store })
+    try {
+      const res = await open.inject({ method: 'GET', url: '/healthz', headers: { origin: 'https://any.example' } })
+      assert.ok(['*', 'https://any.example'].includes(res.headers['access-control-allow-origin'] as string))
+    } finally {
+      await open.close()
+    }
+  })
+
   test('every response carries a request id; a caller-supplied one is kept', async () => {
     const generated = await app.inject('/healthz')
     assert.match(generated.headers['x-request-id'] as string, /^[0-9a-f-]{36}$/)
