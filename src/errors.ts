@@ -47,7 +47,3 @@ export class AppError extends Error {
     this.statusCode = errorCodes[code].status
   }
 }
-
-export function isAppError(value: unknown): value is AppError {
-  return value instanceof AppError
-}

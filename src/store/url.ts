@@ -3,8 +3,6 @@
  * `sqlite:./data/contacts.db`, `sqlite:///var/lib/app/contacts.db`, `sqlite::memory:`,
  * `postgres://user@host:5432/db` (or `postgresql://`).
  */
-import type { Engine } from './store.ts'
-
 export type DatabaseTarget =
   | { readonly engine: 'sqlite'; readonly path: string }
   | { readonly engine: 'postgres'; readonly url: string }
@@ -20,8 +18,4 @@ export function parseDatabaseUrl(url: string): DatabaseTarget {
     return { engine: 'postgres', url }
   }
   throw new Error(`DATABASE_URL must start with sqlite: or postgres:// (got "${url.split(':')[0]}:…")`)
-}
-
-export function engineOf(url: string): Engine {
-  return parseDatabaseUrl(url).engine
 }
