@@ -17,9 +17,8 @@ import { join } from 'node:path'
 import { finished } from 'node:stream/promises'
 import pg from 'pg'
 import { importRecords } from '../src/import/engine.ts'
-import { PostgresSink } from '../src/import/postgres-sink.ts'
 import { openSource } from '../src/import/source.ts'
-import { SqliteSink } from '../src/import/sqlite-sink.ts'
+import { openPostgresStore } from '../src/store/postgres.ts'
 import { migratePostgres } from '../src/store/postgres-migrate.ts'
 import { SqliteStore } from '../src/store/sqlite.ts'
 
@@ -66,7 +65,7 @@ async function generate(path: string): Promise<void> {
 }
 
 /** A new database on the BENCH_DATABASE_URL server, migrated; `drop` removes it. */
-async function scratchPostgres(label: string): Promise<{ client: pg.Client; drop(): Promise<void> }> {
+async function scratchPostgres(label: string): Promise<{ client: pg.Client; url: string; drop(): Promise<void> }> {
   const admin = new pg.Client({ connectionString: PG_URL })
   await admin.connect()
   const name = `identity_bench_${label}_${process.pid}`
@@ -79,6 +78,7 @@ async function scratchPostgres(label: string): Promise<{ client: pg.Client; drop
   await migratePostgres(client)
   return {
     client,
+    url: url.toString(),
     async drop() {
       await client.end()
       await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
@@ -87,10 +87,15 @@ async function scratchPostgres(label: string): Promise<{ client: pg.Client; drop
   }
 }
 
-async function importPostgres(client: pg.Client, file: string) {
-  const source = await openSource(file)
-  const stats = await importRecords(new PostgresSink(client), source.records)
-  return { ...stats, rowsPerSecond: Math.round(stats.rowsRead / (stats.elapsedMs / 1000)) }
+async function importPostgres(url: string, file: string) {
+  const store = await openPostgresStore({ url, poolSize: 2, statementTimeoutMs: 0 })
+  try {
+    const source = await openSource(file)
+    const stats = await importRecords(store, source.records)
+    return { ...stats, rowsPerSecond: Math.round(stats.rowsRead / (stats.elapsedMs / 1000)) }
+  } finally {
+    await store.close()
+  }
 }
 
 async function ceilingPostgres(client: pg.Client): Promise<{ rowsPerSecond: number; elapsedMs: number }> {
@@ -116,7 +121,7 @@ async function importOnce(dbPath: string, file: string) {
   const store = new SqliteStore({ path: dbPath })
   try {
     const source = await openSource(file)
-    const stats = await importRecords(new SqliteSink(store.db), source.records)
+    const stats = await importRecords(store, source.records)
     return { ...stats, rowsPerSecond: Math.round(stats.rowsRead / (stats.elapsedMs / 1000)) }
   } finally {
     await store.close()
@@ -158,8 +163,8 @@ try {
   } else {
     const db = await scratchPostgres('import')
     try {
-      first = await importPostgres(db.client, file)
-      again = await importPostgres(db.client, file)
+      first = await importPostgres(db.url, file)
+      again = await importPostgres(db.url, file)
     } finally {
       await db.drop()
     }

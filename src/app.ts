@@ -11,13 +11,15 @@ import type { Config } from './config.ts'
 import { errorHandler, notFoundHandler, schemaErrorFormatter } from './http/errors.ts'
 import { healthRoutes } from './http/health.ts'
 import { identifyRoutes } from './http/identify.ts'
+import { identityRoutes } from './http/identities.ts'
 import { RequestLog } from './http/request-log.ts'
 import { errorSchema } from './http/schemas.ts'
-import type { ContactStore } from './store/store.ts'
+import { IdentityService } from './service/service.ts'
+import type { Store } from './store/port.ts'
 
 export interface AppOptions {
   readonly config: Config
-  readonly store: ContactStore
+  readonly store: Store
   /** A pino logger; omitted means silent (tests). */
   readonly logger?: FastifyBaseLogger
 }
@@ -77,13 +79,23 @@ export async function buildApp({ config, store, logger }: AppOptions): Promise<F
       },
       tags: [
         { name: 'identity', description: 'Reconciliation' },
+        { name: 'operator', description: 'Operator API (needs a key from ADMIN_API_KEYS)' },
         { name: 'operations', description: 'Health and readiness' },
       ],
+      components: {
+        securitySchemes: {
+          operatorKey: { type: 'http', scheme: 'bearer', description: 'A key from ADMIN_API_KEYS.' },
+          apiKey: { type: 'http', scheme: 'bearer', description: 'A key from API_KEYS (only when it is set).' },
+        },
+      },
     },
   })
   await app.register(swaggerUi, { routePrefix: '/docs' })
 
-  identifyRoutes(app, store, { defaultCountry: config.phoneDefaultCountry })
+  const service = new IdentityService(store)
+  const normalize = { defaultCountry: config.phoneDefaultCountry }
+  identifyRoutes(app, service, { apiKeys: config.apiKeys, normalize })
+  identityRoutes(app, service, { adminApiKeys: config.adminApiKeys, normalize })
   healthRoutes(app, store)
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
 

@@ -13,23 +13,14 @@ import { once } from 'node:events'
 import { createWriteStream } from 'node:fs'
 import { finished } from 'node:stream/promises'
 import { Command, InvalidArgumentError, Option } from 'commander'
-import pg from 'pg'
-import { type Config, loadConfig } from './config.ts'
-import { type ExportFormat, type ExportRow, exportIdentities, sqliteExportRows } from './export/export.ts'
-import { postgresExportRows } from './export/postgres-rows.ts'
+import { loadConfig } from './config.ts'
+import { type ExportFormat, exportIdentities } from './export/export.ts'
 import { importRecords, type Reject } from './import/engine.ts'
-import { PostgresSink } from './import/postgres-sink.ts'
 import { startProgress } from './import/progress.ts'
 import { IMPORT_FORMATS, type ImportFormat } from './import/record.ts'
-import type { ImportSink } from './import/sink.ts'
 import { openSource } from './import/source.ts'
-import { SqliteSink } from './import/sqlite-sink.ts'
 import { startServer } from './serve.ts'
 import { openStore } from './store/open.ts'
-import { describeTarget } from './store/postgres.ts'
-import { toStorageError } from './store/postgres-errors.ts'
-import { migratePostgres } from './store/postgres-migrate.ts'
-import { SqliteStore } from './store/sqlite.ts'
 
 export const EXIT_OK = 0
 export const EXIT_FAILURE = 1
@@ -58,14 +49,13 @@ program
   .description('apply pending database migrations, then exit')
   .action(async () => {
     const config = loadConfig(process.env)
-    const store = await openStore(config)
-    let version = ''
-    if (store instanceof SqliteStore) {
-      const v = store.db.prepare('SELECT max(version) FROM schema_migrations').pluck().get()
-      version = ` (schema version ${v})`
+    const store = await openStore(config, { purpose: 'cli' })
+    try {
+      const version = await store.schemaVersion()
+      process.stderr.write(`migrate: ${store.engine} database is up to date (schema version ${version})\n`)
+    } finally {
+      await store.close()
     }
-    await store.close()
-    process.stderr.write(`migrate: ${store.engine} database is up to date${version}\n`)
   })
 
 program
@@ -114,15 +104,16 @@ program
     'after',
     `
 Columns: primaryId, id, email, phoneNumber, linkPrecedence (primary | secondary | link), createdAt.
-A "link" line is the request that joined two parts of an identity without creating a contact.
+A "link" line is a stored link: the request that joined two parts of an identity without creating a
+contact (its id and createdAt are the link's).
 `,
   )
   .action(async (opts: { format?: ExportFormat; out?: string }) => {
-    const db = await openDatabase(loadConfig(process.env))
+    const store = await openStore(loadConfig(process.env), { purpose: 'cli' })
     const format = opts.format ?? (opts.out && /\.(ndjson|jsonl)$/i.test(opts.out) ? 'ndjson' : 'csv')
     const out = opts.out === undefined ? process.stdout : createWriteStream(opts.out)
     try {
-      const stats = await db.guard(() => exportIdentities(db.exportRows(), out, format))
+      const stats = await exportIdentities(store.exportRows(), out, format)
       if (out !== process.stdout) {
         out.end()
         await finished(out)
@@ -131,7 +122,7 @@ A "link" line is the request that joined two parts of an identity without creati
         `export: ${stats.identities} identities, ${stats.contacts} contacts, ${stats.links} link lines\n`,
       )
     } finally {
-      await db.close()
+      await store.close()
     }
   })
 
@@ -146,7 +137,7 @@ interface ImportCommandOptions {
 
 async function runImport(file: string, opts: ImportCommandOptions): Promise<number> {
   const config = loadConfig(process.env)
-  const store = await openDatabase(config)
+  const store = await openStore(config, { purpose: 'cli' })
   const rejectsOut = opts.rejects === undefined ? null : createWriteStream(opts.rejects)
   let shown = 0
   const onReject = async (r: Reject) => {
@@ -161,15 +152,13 @@ async function runImport(file: string, opts: ImportCommandOptions): Promise<numb
     const progress = startProgress(source, process.stderr, opts.quiet)
     let stats: Awaited<ReturnType<typeof importRecords>>
     try {
-      stats = await store.guard(() =>
-        importRecords(store.sink(), source.records, {
-          batchSize: opts.batchSize,
-          targetBatchMs: opts.batchMs,
-          normalize: { defaultCountry: config.phoneDefaultCountry },
-          onReject,
-          onBatch: (s) => progress.update(s),
-        }),
-      )
+      stats = await importRecords(store, source.records, {
+        batchSize: opts.batchSize,
+        targetBatchMs: opts.batchMs,
+        normalize: { defaultCountry: config.phoneDefaultCountry },
+        onReject,
+        onBatch: (s) => progress.update(s),
+      })
     } finally {
       progress.stop()
     }
@@ -193,60 +182,6 @@ async function runImport(file: string, opts: ImportCommandOptions): Promise<numb
       await finished(rejectsOut)
     }
     await store.close()
-  }
-}
-
-/** What `import` and `export` need from the configured database, whichever engine it is. */
-interface CommandDatabase {
-  sink(): ImportSink
-  exportRows(): Iterable<ExportRow> | AsyncIterable<ExportRow>
-  /** Runs `work`, turning the engine's failures into messages a person can act on. */
-  guard<T>(work: () => Promise<T>): Promise<T>
-  close(): Promise<void>
-}
-
-/**
- * SQLite: the store's own connection on the file. PostgreSQL: one dedicated connection with the
- * schema migrated and no statement timeout, since a batch or an export may outlast any request.
- */
-async function openDatabase(config: Config): Promise<CommandDatabase> {
-  const target = config.database
-  if (target.engine === 'sqlite') {
-    const store = new SqliteStore({ path: target.path, synchronous: config.sqliteSynchronous })
-    return {
-      sink: () => new SqliteSink(store.db),
-      exportRows: () => sqliteExportRows(store.db),
-      guard: (work) => work(),
-      close: () => store.close(),
-    }
-  }
-  const where = `PostgreSQL at ${describeTarget(target.url)}`
-  const client = new pg.Client({
-    connectionString: target.url,
-    application_name: 'identity-cli',
-    connectionTimeoutMillis: 10000,
-    keepAlive: true,
-  })
-  // A connection that breaks fails the statement in flight; this only keeps the process alive.
-  client.on('error', () => undefined)
-  try {
-    await client.connect()
-    await migratePostgres(client)
-  } catch (err) {
-    await client.end().catch(() => undefined)
-    throw toStorageError(err, `${where} is unreachable`)
-  }
-  return {
-    sink: () => new PostgresSink(client),
-    exportRows: () => postgresExportRows(client),
-    async guard(work) {
-      try {
-        return await work()
-      } catch (err) {
-        throw toStorageError(err, `${where} failed`)
-      }
-    },
-    close: () => client.end(),
   }
 }
 

@@ -26,6 +26,10 @@ export interface Config {
   readonly dbStatementTimeoutMs: number
   /** How long start-up waits for an unreachable PostgreSQL before giving up (0: fail at once). */
   readonly dbStartupWaitMs: number
+  /** ADMIN_API_KEYS: the keys of the operator API (SPEC §7); empty means the operator API is off. */
+  readonly adminApiKeys: readonly string[]
+  /** API_KEYS: when set, `/identify` needs one of these keys too; empty means it is open. */
+  readonly apiKeys: readonly string[]
 }
 
 export const DEFAULT_DATABASE_URL = 'sqlite:./data/contacts.db'
@@ -81,6 +85,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     dbPoolSize: integer(env, 'DB_POOL_SIZE', 10, 1, 1000),
     dbStatementTimeoutMs: integer(env, 'DB_STATEMENT_TIMEOUT_MS', 5000, 0, 3600000),
     dbStartupWaitMs: integer(env, 'DB_STARTUP_WAIT_MS', 30000, 0, 3600000),
+    adminApiKeys: keys(env, 'ADMIN_API_KEYS'),
+    apiKeys: keys(env, 'API_KEYS'),
   })
 }
 
@@ -96,6 +102,16 @@ export class ConfigError extends Error {
 function text(env: Readonly<Record<string, string | undefined>>, name: string): string | undefined {
   const value = env[name]?.trim()
   return value === undefined || value === '' ? undefined : value
+}
+
+/** A comma-separated list of secrets (surrounding spaces and empty entries ignored). */
+function keys(env: Readonly<Record<string, string | undefined>>, name: string): readonly string[] {
+  return Object.freeze(
+    (text(env, name) ?? '')
+      .split(',')
+      .map((k) => k.trim())
+      .filter((k) => k !== ''),
+  )
 }
 
 function integer(

@@ -8,7 +8,19 @@ export const errorCodes = {
     status: 400,
     meaning: 'The request body or one of its values is invalid.',
   },
+  ERR_UNAUTHORIZED: {
+    status: 401,
+    meaning: 'The route needs an API key (Authorization: Bearer <key>) and none or an unknown one was sent.',
+  },
+  ERR_OPERATOR_API_DISABLED: {
+    status: 403,
+    meaning: 'The operator API is off because ADMIN_API_KEYS is not set.',
+  },
   ERR_NOT_FOUND: { status: 404, meaning: 'No such route or resource.' },
+  ERR_NOT_SAME_IDENTITY: {
+    status: 409,
+    meaning: 'The two contacts belong to different identities, so no chain joins them.',
+  },
   ERR_PAYLOAD_TOO_LARGE: {
     status: 413,
     meaning: 'The request body is larger than the configured limit.',

@@ -9,10 +9,10 @@
  */
 import pino, { type Logger } from 'pino'
 
-export function createLogger(level: string): Logger {
+export function createLogger(level: string, options: { readonly dest?: 1 | 2 } = {}): Logger {
   return pino(
     { level, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime },
-    pino.destination({ dest: 1, sync: false, minLength: 4096 }),
+    pino.destination({ dest: options.dest ?? 1, sync: false, minLength: 4096 }),
   )
 }
 

@@ -2,7 +2,7 @@
  * Liveness and readiness: `/healthz` says the process answers; `/readyz` says storage answers too.
  */
 import type { FastifyInstance } from 'fastify'
-import type { ContactStore } from '../store/store.ts'
+import type { Store } from '../store/port.ts'
 
 const statusSchema = {
   type: 'object',
@@ -10,7 +10,7 @@ const statusSchema = {
   properties: { status: { type: 'string' } },
 } as const
 
-export function healthRoutes(app: FastifyInstance, store: ContactStore): void {
+export function healthRoutes(app: FastifyInstance, store: Store): void {
   app.get(
     '/healthz',
     {

@@ -1,15 +1,23 @@
 /**
- * `POST /identify` (SPEC §3): normalise, then let the store apply the rules in one transaction.
+ * `POST /identify` (SPEC §3): normalise, then run the service's identify unit.
  */
 import type { FastifyInstance } from 'fastify'
 import { type NormalizeOptions, normalizeIdentifyInput } from '../identity/normalize.ts'
-import type { ContactStore } from '../store/store.ts'
+import type { IdentityService } from '../service/service.ts'
+import { clientGuard } from './operator-auth.ts'
 import { identifyBodySchema, identityResponseSchema } from './schemas.ts'
 
-export function identifyRoutes(app: FastifyInstance, store: ContactStore, options: NormalizeOptions = {}): void {
+export interface IdentifyRouteOptions {
+  readonly apiKeys: readonly string[]
+  readonly normalize: NormalizeOptions
+}
+
+export function identifyRoutes(app: FastifyInstance, service: IdentityService, options: IdentifyRouteOptions): void {
+  const preHandler = clientGuard(options.apiKeys)
   app.post(
     '/identify',
     {
+      ...(preHandler ? { preHandler } : {}),
       schema: {
         summary: 'Find or create the identity a contact belongs to',
         description:
@@ -17,9 +25,11 @@ export function identifyRoutes(app: FastifyInstance, store: ContactStore, option
           'is its oldest contact, and answers with the whole identity.',
         tags: ['identity'],
         body: identifyBodySchema,
+        ...(preHandler ? { security: [{ apiKey: [] }] } : {}),
         response: {
           200: identityResponseSchema,
           400: { $ref: 'Error#' },
+          ...(preHandler ? { 401: { $ref: 'Error#' } } : {}),
           413: { $ref: 'Error#' },
           415: { $ref: 'Error#' },
           503: { $ref: 'Error#' },
@@ -27,8 +37,9 @@ export function identifyRoutes(app: FastifyInstance, store: ContactStore, option
       },
     },
     async (request) => {
-      const input = normalizeIdentifyInput(request.body, options)
-      return { contact: await store.identify(input) }
+      const input = normalizeIdentifyInput(request.body, options.normalize)
+      const { view } = await service.identify(input, { requestId: request.id })
+      return { contact: view }
     },
   )
 }

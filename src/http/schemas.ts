@@ -70,3 +70,138 @@ export const identityResponseSchema = {
     },
   },
 } as const
+
+const identityViewSchema = identityResponseSchema.properties.contact
+
+const isoTime = { type: 'string', format: 'date-time', example: '2026-11-30T12:00:00.000Z' } as const
+
+const contactProperties = {
+  id: { type: 'integer', example: 7 },
+  email: { type: ['string', 'null'], example: 'mcfly@hillvalley.edu' },
+  phoneNumber: { type: ['string', 'null'], example: '123456' },
+  linkedId: { type: ['integer', 'null'], example: 1 },
+  linkPrecedence: { type: 'string', enum: ['primary', 'secondary'], example: 'secondary' },
+  createdAt: isoTime,
+  updatedAt: isoTime,
+} as const
+
+export const contactSchema = {
+  type: 'object',
+  required: Object.keys(contactProperties),
+  properties: contactProperties,
+} as const
+
+export const storedContactSchema = {
+  type: 'object',
+  description: 'A contact, live or deleted (`deletedAt` set).',
+  required: [...Object.keys(contactProperties), 'deletedAt'],
+  properties: { ...contactProperties, deletedAt: { type: ['string', 'null'], format: 'date-time', example: null } },
+} as const
+
+export const linkSchema = {
+  type: 'object',
+  description:
+    'The evidence of a merge (SPEC §6): a request whose email belonged to one identity and whose phone number to another.',
+  required: ['id', 'email', 'phoneNumber', 'createdAt'],
+  properties: {
+    id: { type: 'integer', example: 3 },
+    email: { type: 'string', example: 'george@hillvalley.edu' },
+    phoneNumber: { type: 'string', example: '717171' },
+    createdAt: isoTime,
+  },
+} as const
+
+export const identitySchema = {
+  type: 'object',
+  required: ['contact', 'contacts', 'links'],
+  properties: {
+    contact: identityViewSchema,
+    contacts: { type: 'array', items: contactSchema, description: 'Live contacts, oldest first.' },
+    links: {
+      type: 'array',
+      items: linkSchema,
+      description: 'Links naming any value the identity holds, oldest first.',
+    },
+  },
+} as const
+
+export const eventSchema = {
+  type: 'object',
+  description:
+    'One change. Besides the common fields, each type has its own: `contact.created` contactId, linkedId, email, ' +
+    'phoneNumber, linkPrecedence; `identity.merged` survivorId, mergedPrimaryId, via; `contact.deleted` contactId; ' +
+    '`identity.split` primaryBefore, primariesAfter; `identity.erased` (values scrubbed); `value.blocked` / ' +
+    '`value.unblocked` kind, value or pattern.',
+  required: ['id', 'type', 'at', 'requestId', 'contactIds'],
+  additionalProperties: true,
+  properties: {
+    id: { type: 'integer', example: 12 },
+    type: {
+      type: 'string',
+      enum: [
+        'contact.created',
+        'identity.merged',
+        'contact.deleted',
+        'identity.split',
+        'identity.erased',
+        'value.blocked',
+        'value.unblocked',
+      ],
+      example: 'identity.merged',
+    },
+    at: isoTime,
+    requestId: { type: ['string', 'null'], example: '7f1c0d9e-2b7a-4d8e-9a51-0c8d7e6f5a41' },
+    contactIds: { type: 'array', items: { type: 'integer' }, example: [1, 3] },
+  },
+} as const
+
+export const historySchema = {
+  type: 'object',
+  required: ['events', 'next'],
+  properties: {
+    events: { type: 'array', items: eventSchema },
+    next: {
+      type: ['integer', 'null'],
+      description: 'Pass as `after` for the next page; null on the last page.',
+      example: null,
+    },
+  },
+} as const
+
+export const explainSchema = {
+  type: 'object',
+  required: ['path'],
+  properties: {
+    path: {
+      type: 'array',
+      description: 'The shortest chain: each step names what it shares with the step before.',
+      items: {
+        type: 'object',
+        required: ['contactId'],
+        properties: {
+          contactId: { type: 'integer' },
+          via: {
+            type: 'object',
+            properties: {
+              email: { type: 'string' },
+              phoneNumber: { type: 'string' },
+              link: {
+                type: 'object',
+                required: ['email', 'phoneNumber'],
+                properties: { email: { type: 'string' }, phoneNumber: { type: 'string' } },
+              },
+            },
+          },
+        },
+      },
+      example: [
+        { contactId: 1 },
+        { contactId: 2, via: { phoneNumber: '123456' } },
+        { contactId: 3, via: { link: { email: 'lorraine@hillvalley.edu', phoneNumber: '919191' } } },
+      ],
+    },
+  },
+} as const
+
+/** A positive id in a path: strings, since path parameters are not coerced. */
+export const idParam = { type: 'string', pattern: '^[0-9]{1,15}$', description: 'A contact id.' } as const

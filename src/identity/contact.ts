@@ -1,6 +1,6 @@
 /**
- * The contact as the reconciliation rules see it (SPEC §2). Timestamps are epoch milliseconds so
- * that every engine and the batch importer compare them the same way.
+ * The contact and the link as the reconciliation rules see them (SPEC §2, §6). Timestamps are epoch
+ * milliseconds so that every engine and the batch importer compare them the same way.
  */
 
 export type LinkPrecedence = 'primary' | 'secondary'
@@ -11,6 +11,23 @@ export interface Contact {
   readonly phoneNumber: string | null
   readonly linkedId: number | null
   readonly linkPrecedence: LinkPrecedence
+  readonly createdAt: number
+}
+
+/** A stored row: the rules' view plus bookkeeping. */
+export interface StoredContact extends Contact {
+  readonly updatedAt: number
+  readonly deletedAt: number | null
+}
+
+/**
+ * The evidence a merge leaves (SPEC §6): the request's email and phone number, which belonged to two
+ * identities. It joins a live contact holding `email` with one holding `phoneNumber`.
+ */
+export interface Link {
+  readonly id: number
+  readonly email: string
+  readonly phoneNumber: string
   readonly createdAt: number
 }
 

@@ -1,18 +1,23 @@
 /**
  * The reconciliation rules (SPEC §3, rules 1–3), pure: given a normalised request and every live
- * contact of every identity it touches, decide what to change. Stores apply the decision inside
- * their own transaction; the batch importer applies it to its in-memory index. Same rules, one place.
+ * contact of every identity it touches, decide what to change. The service applies the decision in
+ * the request's unit of work (src/service/identify.ts); the batch importer runs that same unit.
  */
 import { byAge, type Contact, type IdentityView } from './contact.ts'
 import type { IdentifyInput } from './normalize.ts'
 
-/** A contact to insert; the store assigns its id. */
+/** A contact to insert; the store assigns its id and stamps its creation time. */
 export interface NewContact {
   readonly email: string | null
   readonly phoneNumber: string | null
   readonly linkedId: number | null
   readonly linkPrecedence: Contact['linkPrecedence']
-  readonly createdAt: number
+  /**
+   * The earliest creation time the store may stamp: the newest contact of the identity it joins, so
+   * a secondary is never older than its primary (I3) nor than its identity's other contacts, whatever
+   * the clocks do. 0 for a new primary.
+   */
+  readonly notBefore: number
 }
 
 /** What one request changes. */
@@ -32,21 +37,16 @@ export interface Decision {
  * phone number (the identities, whole, not just the matching rows); an empty list means no match.
  *
  * @example
- * decide({ email: 'a@x.io', phoneNumber: null }, [], Date.now())
+ * decide({ email: 'a@x.io', phoneNumber: null }, [])
  * // { primaryId: null, demotedPrimaryIds: [], create: { email: 'a@x.io', …, linkPrecedence: 'primary' } }
  */
-export function decide(input: IdentifyInput, touched: readonly Contact[], now: number): Decision {
+export function decide(input: IdentifyInput, touched: readonly Contact[]): Decision {
   const primaries = touched.filter((c) => c.linkedId === null)
   if (primaries.length === 0) {
     return {
       primaryId: null,
       demotedPrimaryIds: [],
-      create: {
-        ...input,
-        linkedId: null,
-        linkPrecedence: 'primary',
-        createdAt: now,
-      },
+      create: { ...input, linkedId: null, linkPrecedence: 'primary', notBefore: 0 },
     }
   }
   primaries.sort(byAge)
@@ -55,28 +55,41 @@ export function decide(input: IdentifyInput, touched: readonly Contact[], now: n
 
   const bringsNewEmail = input.email !== null && !touched.some((c) => c.email === input.email)
   const bringsNewPhone = input.phoneNumber !== null && !touched.some((c) => c.phoneNumber === input.phoneNumber)
-  const create: NewContact | null =
-    bringsNewEmail || bringsNewPhone
-      ? {
-          ...input,
-          linkedId: survivor.id,
-          linkPrecedence: 'secondary',
-          // Never older than its primary, even if this machine's clock went back (keeps I3).
-          createdAt: Math.max(now, survivor.createdAt),
-        }
-      : null
+  let create: NewContact | null = null
+  if (bringsNewEmail || bringsNewPhone) {
+    let notBefore = 0
+    for (const c of touched) if (c.createdAt > notBefore) notBefore = c.createdAt
+    create = { ...input, linkedId: survivor.id, linkPrecedence: 'secondary', notBefore }
+  }
   return { primaryId: survivor.id, demotedPrimaryIds, create }
 }
 
+/** The contact the store created for a decision: its id and the time it stamped. */
+export interface Created {
+  readonly id: number
+  readonly createdAt: number
+}
+
 /**
- * The identity's contacts once `decision` is applied to `touched` and the new contact (if any)
- * was given `createdId`. Used by stores that answer without reading back, and by the importer.
+ * The identity's contacts once `decision` is applied to `touched` and its new contact (if any) was
+ * stored as `created`. Lets a unit answer without reading back.
  */
-export function applyDecision(touched: readonly Contact[], decision: Decision, createdId: number | null): Contact[] {
+export function applyDecision(touched: readonly Contact[], decision: Decision, created: Created | null): Contact[] {
   const { create } = decision
+  const stored = (c: NewContact, made: Created | null): Contact => {
+    if (made === null) throw new TypeError('the created contact needs its id')
+    return {
+      id: made.id,
+      email: c.email,
+      phoneNumber: c.phoneNumber,
+      linkedId: c.linkedId,
+      linkPrecedence: c.linkPrecedence,
+      createdAt: made.createdAt,
+    }
+  }
   if (decision.primaryId === null) {
-    if (create === null || createdId === null) throw new TypeError('a new identity needs its created contact')
-    return [{ id: createdId, ...create }]
+    if (create === null) throw new TypeError('a new identity needs its created contact')
+    return [stored(create, created)]
   }
   const primaryId = decision.primaryId
   const demoted = new Set(decision.demotedPrimaryIds)
@@ -86,10 +99,7 @@ export function applyDecision(touched: readonly Contact[], decision: Decision, c
     }
     return c
   })
-  if (create !== null) {
-    if (createdId === null) throw new TypeError('the created contact needs its id')
-    contacts.push({ id: createdId, ...create })
-  }
+  if (create !== null) contacts.push(stored(create, created))
   return contacts
 }
 

@@ -5,8 +5,11 @@
  */
 import { AppError } from '../errors.ts'
 
-/** The unique index that makes I4 hold; two transactions inserting one fact race on it. */
-export const FACT_INDEX = 'contact_fact'
+/**
+ * Unique indexes two transactions race on when they insert the same fact: `contact_fact` (I4) and
+ * `link_fact` (two requests storing one merge's link).
+ */
+export const FACT_INDEXES = new Set(['contact_fact', 'link_fact'])
 
 /**
  * SQLSTATEs that mean "another transaction got in the way; run yours again":
@@ -48,7 +51,20 @@ function fields(err: unknown): PgLikeError {
 export function isContention(err: unknown): boolean {
   const { code, constraint } = fields(err)
   if (typeof code !== 'string') return false
-  return CONTENTION.has(code) || (code === '23505' && constraint === FACT_INDEX)
+  return CONTENTION.has(code) || (code === '23505' && typeof constraint === 'string' && FACT_INDEXES.has(constraint))
+}
+
+/**
+ * The retry reason for a failure worth rerunning, as metrics label it, or null.
+ *
+ * @example
+ * retryReason({ code: '40P01' }) // 'pg_40P01'
+ */
+export function retryReason(err: unknown): string | null {
+  if (isConnectionLost(err)) return 'connection_lost'
+  if (!isContention(err)) return null
+  const { code } = fields(err)
+  return code === '23505' ? 'pg_23505' : code === '40P01' ? 'pg_40P01' : 'pg_40001'
 }
 
 /**

@@ -8,31 +8,39 @@
 import type pg from 'pg'
 import { migrations } from './migrations.ts'
 import { isContention } from './postgres-errors.ts'
+import * as SQL from './postgres-sql.ts'
+import { PgTx } from './postgres-tx.ts'
+import { linksToReconstruct, type PlannedLink } from './reconstruct.ts'
+import { withRetry } from './retry.ts'
 
 /** Catalog races of concurrent `CREATE … IF NOT EXISTS`: duplicate type/relation/object. */
 const CREATE_RACE = new Set(['23505', '42P07', '42710'])
-
-const MAX_RACE_RETRIES = 20
 
 /**
  * Applies pending migrations over `client` and returns the versions this call applied (empty when
  * another instance already did). Connection failures are thrown to the caller, which owns waiting.
  *
  * @example
- * const applied = await migratePostgres(client) // [1] on a new database, [] afterwards
+ * const applied = await migratePostgres(client) // [1, 2] on a new database, [] afterwards
  */
-export async function migratePostgres(client: pg.ClientBase): Promise<number[]> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await applyPending(client)
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined)
-      const code = (err as { code?: unknown }).code
-      const racing = isContention(err) || (typeof code === 'string' && CREATE_RACE.has(code))
-      if (!racing || attempt >= MAX_RACE_RETRIES) throw err
-      await new Promise((resolve) => setTimeout(resolve, Math.random() * 50))
-    }
-  }
+export function migratePostgres(client: pg.ClientBase): Promise<number[]> {
+  return withRetry(
+    async () => {
+      try {
+        return await applyPending(client)
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => undefined)
+        throw err
+      }
+    },
+    {
+      reasonOf: (err) => {
+        const code = (err as { code?: unknown }).code
+        return isContention(err) || (typeof code === 'string' && CREATE_RACE.has(code)) ? 'migration_race' : null
+      },
+      maxAttempts: 20,
+    },
+  )
 }
 
 async function applyPending(client: pg.ClientBase): Promise<number[]> {
@@ -57,8 +65,24 @@ async function applyPending(client: pg.ClientBase): Promise<number[]> {
       continue
     }
     await client.query(m.sql.postgres)
+    if (m.step === 'reconstruct-links') await reconstructLinks(client)
     await client.query('COMMIT')
     now.push(m.version)
   }
   return now
+}
+
+async function reconstructLinks(client: pg.ClientBase): Promise<void> {
+  const { rows } = await client.query<SQL.StoredRow>(
+    `SELECT ${SQL.STORED_COLUMNS} FROM contact WHERE deleted_at IS NULL ORDER BY coalesce(linked_id, id), id`,
+  )
+  const planned: PlannedLink[] = [...linksToReconstruct(rows.map(SQL.toStored))]
+  const tx = new PgTx(client, 'transaction', null, null)
+  for (const link of planned) {
+    await client.query(
+      `INSERT INTO link (email, phone_number, created_at) VALUES ($1, $2, timestamptz 'epoch' + $3::float8 * interval '1 millisecond')`,
+      [link.email, link.phoneNumber, link.createdAt],
+    )
+    await tx.appendEvent(link.event)
+  }
 }

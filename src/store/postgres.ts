@@ -1,20 +1,39 @@
 /**
- * PostgreSQL adapter (pg). Each `identify` is one SERIALIZABLE transaction — a single statement
- * when the request changes nothing, else load the touched identities, decide, demote, insert,
- * commit — so any interleaving across any number of service instances commits what some serial
- * order would (SPEC §4). A transaction that loses a race
- * (40001, 40P01, or the same fact inserted twice) is rerun with jittered backoff; the client never
- * sees it. The same SQL runs on CockroachDB and YugabyteDB (docs/postgres.md).
+ * PostgreSQL adapter (pg). Runs each unit of work serializably — a single statement for a read, a
+ * checked optimistic write, or a SERIALIZABLE transaction (postgres-tx.ts) — so any interleaving
+ * across any number of service instances commits what some serial order would (SPEC §4). A unit
+ * that loses a race (40001, 40P01, the same fact inserted twice, a failed check) is rerun with the
+ * shared policy; the client never sees it. The same SQL runs on CockroachDB and YugabyteDB
+ * (docs/postgres.md).
  */
-import { setTimeout as sleep } from 'node:timers/promises'
 import pg from 'pg'
 import { AppError } from '../errors.ts'
-import type { Contact, IdentityView } from '../identity/contact.ts'
-import type { IdentifyInput } from '../identity/normalize.ts'
-import { applyDecision, decide, toIdentityView } from '../identity/reconcile.ts'
-import { isConnectionLost, isContention, reason, toStorageError } from './postgres-errors.ts'
+import type { Link, StoredContact } from '../identity/contact.ts'
+import type { StoredEvent } from '../identity/events.ts'
+import {
+  BatchContentionError,
+  type BatchOptions,
+  type BatchTx,
+  type ExportRow,
+  type RunOptions,
+  type Store,
+  type StoreObserver,
+  type Unit,
+} from './port.ts'
+import { isConnectionLost, reason, retryReason, toStorageError } from './postgres-errors.ts'
 import { migratePostgres } from './postgres-migrate.ts'
-import type { ContactStore, StoredContact } from './store.ts'
+import * as SQL from './postgres-sql.ts'
+import {
+  flush,
+  PgBatchTx,
+  PgTx,
+  type Phase,
+  RestartInTransaction,
+  resolveIds,
+  StaleRead,
+  WriteBuffer,
+} from './postgres-tx.ts'
+import { type RetryPolicy, withRetry } from './retry.ts'
 
 /** The subset of a pino logger the store uses: object first, message second. */
 export interface StoreLogger {
@@ -32,93 +51,25 @@ export interface PostgresStoreOptions {
   readonly statementTimeoutMs?: number
   /** How long to wait for a new connection, or for a free one when all are busy. */
   readonly connectTimeoutMs?: number
-  /** Attempts after which a request that keeps losing races gives up with `503`. */
+  /** Attempts after which a unit that keeps losing races gives up with `503`. */
   readonly maxRetries?: number
   readonly logger?: StoreLogger
+  readonly observer?: StoreObserver
 }
 
 /** Counters since the store opened; `close()` logs them, the multi-instance test reads them. */
 export interface PostgresStoreStats {
-  /** `identify` transactions committed. */
+  /** Units committed. */
   committed: number
-  /** Transactions rerun after losing a race (serialization failure, deadlock, same fact inserted). */
+  /** Units rerun after losing a race (serialization failure, deadlock, same fact inserted, failed check). */
   retries: number
-  /** Transactions rerun on a fresh connection after the old one was cut. */
+  /** Units rerun on a fresh connection after the old one was cut. */
   reconnects: number
 }
 
 const silent: StoreLogger = { debug() {}, info() {}, warn() {} }
 
-// Epoch milliseconds computed by the server: exact for TIMESTAMPTZ(3), and a float8 the driver
-// turns into a JS number without a global type parser. Ids are int8, which pg returns as strings;
-// `toContact` converts them (exact up to 2^53).
-export const ms = (column: string) => `round(extract(epoch FROM ${column}) * 1000)::float8`
-export const CONTACT_COLUMNS = `id, email, phone_number, linked_id, link_precedence, ${ms('created_at')} AS created_ms`
-
-// The same single statement as the SQLite adapter's: each value names at most one root (I2), and
-// one range of the `contact_root` expression index per root reads the whole identity. Under
-// SERIALIZABLE, the index ranges it reads are what a concurrent insert or relink conflicts with.
-const ROOT_OF = (column: string, param: string) =>
-  `(SELECT coalesce(linked_id, id) FROM contact WHERE ${column} = ${param} AND deleted_at IS NULL LIMIT 1)`
-// PostgreSQL only: unknown values must not probe `contact_root` at all. A probe for NULL lands on
-// the index's last page, where every new primary is inserted, and SSI would then see each pair of
-// concurrent new customers as a conflict (measured: 10,000 retries for 6,000 commits). An empty
-// array is never searched.
-const LOAD_TOUCHED_SQL = `SELECT ${CONTACT_COLUMNS} FROM contact
-  WHERE coalesce(linked_id, id) = ANY(array_remove(ARRAY[${ROOT_OF('email', '$1')}, ${ROOT_OF('phone_number', '$2')}], NULL))
-    AND deleted_at IS NULL`
-const LOAD_TOUCHED: pg.QueryConfig = { name: 'identity_load_touched', text: LOAD_TOUCHED_SQL }
-
-// Every request starts with this one statement, itself a serializable transaction (the session's
-// default). It reads every identity the request touches and, when there is none — rule 1's premise,
-// checked at the statement's own snapshot — inserts the new primary in the same statement. So a
-// new customer, like every request that changes nothing, is answered in one round trip; rule 1 is
-// still decided by `decide` too, which agrees on an empty identity list.
-const LOAD_OR_CREATE: pg.QueryConfig = {
-  name: 'identity_load_or_create',
-  text: `
-    WITH touched AS (${LOAD_TOUCHED_SQL}),
-    created AS (
-      INSERT INTO contact (email, phone_number, linked_id, link_precedence, created_at, updated_at)
-      SELECT $1::text, $2::text, NULL, 'primary', statement_timestamp(), statement_timestamp()
-      WHERE NOT EXISTS (SELECT 1 FROM touched)
-      RETURNING ${CONTACT_COLUMNS}
-    )
-    SELECT *, false AS created FROM touched
-    UNION ALL
-    SELECT *, true AS created FROM created`,
-}
-
-// All demoted primaries and their secondaries in one statement (rule 2). Clock: the database's,
-// so instances with skewed clocks still stamp one timeline.
-const DEMOTE = `
-  UPDATE contact SET linked_id = $1, link_precedence = 'secondary', updated_at = statement_timestamp()
-  WHERE coalesce(linked_id, id) = ANY($2::int8[]) AND deleted_at IS NULL`
-
-// created_at is the database's clock too, but never older than the surviving primary ($5), so a
-// secondary cannot overtake its primary (I3) even across a clock step.
-const INSERT = `
-  INSERT INTO contact (email, phone_number, linked_id, link_precedence, created_at, updated_at)
-  VALUES ($1, $2, $3, $4, greatest(statement_timestamp(), $5::timestamptz), greatest(statement_timestamp(), $5::timestamptz))
-  RETURNING id, ${ms('created_at')} AS created_ms`
-
-const LIST = `SELECT ${CONTACT_COLUMNS}, ${ms('updated_at')} AS updated_ms,
-  CASE WHEN deleted_at IS NULL THEN NULL ELSE ${ms('deleted_at')} END AS deleted_ms
-  FROM contact ORDER BY id`
-
-const EPOCH = new Date(0).toISOString()
-
-/** A contact row as `CONTACT_COLUMNS` selects it. */
-export interface ContactRow {
-  id: string | number
-  email: string | null
-  phone_number: string | null
-  linked_id: string | number | null
-  link_precedence: Contact['linkPrecedence']
-  created_ms: number
-}
-
-export class PostgresStore implements ContactStore {
+export class PostgresStore implements Store {
   readonly engine = 'postgres'
   /** The pool, for tests that need to inspect connections. */
   readonly pool: pg.Pool
@@ -129,6 +80,11 @@ export class PostgresStore implements ContactStore {
   // one more than the pool holds guarantees a fresh one. An unreachable server fails at connect.
   readonly #maxReconnects: number
   readonly #log: StoreLogger
+  readonly #observer: StoreObserver | undefined
+  /** The contact id sequence, for ids drawn by the final statement of a buffered write. */
+  #sequence = 'contact_id_seq'
+  /** The sequence's value after the last import batch's own ids: anything else means others inserted. */
+  #expectedLast: string | null = null
   #closed = false
 
   /** Prefer `openPostgresStore`, which also applies migrations. */
@@ -136,6 +92,7 @@ export class PostgresStore implements ContactStore {
     this.#target = describeTarget(options.url)
     this.#maxRetries = options.maxRetries ?? 100
     this.#log = options.logger ?? silent
+    this.#observer = options.observer
     const statementTimeout = options.statementTimeoutMs ?? 5000
     this.#maxReconnects = (options.poolSize ?? 10) + 1
     this.pool = new pg.Pool({
@@ -146,7 +103,7 @@ export class PostgresStore implements ContactStore {
       keepAlive: true,
       application_name: 'identity-service',
       // Every statement outside an explicit transaction is a serializable transaction of its own,
-      // so a request that changes nothing can be answered by one statement (see #identifyOnce).
+      // so a read unit can be answered by one statement and an optimistic write by two.
       options: '-c default_transaction_isolation=serializable',
       ...(statementTimeout > 0
         ? {
@@ -166,9 +123,9 @@ export class PostgresStore implements ContactStore {
         'an idle PostgreSQL connection was lost; the pool will reconnect',
       )
     })
-    // A connection that dies while checked out (between two queries of a transaction) emits
-    // 'error' on its client, which the pool does not listen to then. The failed query or the next
-    // one rejects and `identify` handles it; this listener only keeps the process alive.
+    // A connection that dies while checked out emits 'error' on its client, which the pool does not
+    // listen to then. The failed query or the next one rejects and the unit is rerun; this listener
+    // only keeps the process alive.
     this.pool.on('connect', (client) => {
       client.on('error', (err) => this.#log.debug({ err: { message: reason(err) } }, 'PostgreSQL connection failed'))
     })
@@ -179,7 +136,10 @@ export class PostgresStore implements ContactStore {
     const client = await this.#connect()
     let failure: unknown
     try {
-      return await migratePostgres(client)
+      const applied = await migratePostgres(client)
+      const seq = await client.query<{ seq: string | null }>("SELECT pg_get_serial_sequence('contact', 'id') AS seq")
+      this.#sequence = seq.rows[0]?.seq ?? this.#sequence
+      return applied
     } catch (err) {
       failure = err
       throw toStorageError(err, `could not migrate PostgreSQL at ${this.#target}`)
@@ -188,95 +148,221 @@ export class PostgresStore implements ContactStore {
     }
   }
 
-  async identify(input: IdentifyInput): Promise<IdentityView> {
-    let reconnects = 0
-    for (let attempt = 0; ; attempt++) {
-      const client = await this.#connect()
-      try {
-        const view = await this.#identifyOnce(client, input)
-        client.release()
-        this.stats.committed++
-        return view
-      } catch (err) {
-        const lost = isConnectionLost(err)
-        // A client whose connection broke is destroyed; a healthy one is rolled back and reused.
-        if (lost) client.release(err as Error)
-        else await rollbackAndRelease(client)
-        // Rerunning is safe even if the lost COMMIT did land: `/identify` is idempotent, so the
-        // rerun finds everything in place, changes nothing and answers the same identity.
-        if (lost && reconnects < this.#maxReconnects && !this.#closed) {
-          reconnects++
+  /** The shared retry policy, with this store's limits and messages. */
+  #policy(overrides: Partial<RetryPolicy> = {}): RetryPolicy {
+    return {
+      reasonOf: (err) => (err instanceof StaleRead ? 'pg_stale_read' : retryReason(err)),
+      maxAttempts: this.#maxRetries,
+      limits: { connection_lost: this.#maxReconnects },
+      // Full jitter, capped low: the winner commits within milliseconds.
+      capMs: 50,
+      stopped: () => this.#closed,
+      onRetry: (why, attempt, err) => {
+        if (why === 'connection_lost') {
           this.stats.reconnects++
-          this.#log.warn({ err: { message: reason(err) }, reconnects }, 'PostgreSQL connection lost; retrying')
-          continue
-        }
-        if (isContention(err) && attempt < this.#maxRetries && !this.#closed) {
+          this.#log.warn({ err: { message: reason(err) }, attempt }, 'PostgreSQL connection lost; retrying')
+        } else {
           this.stats.retries++
           const { code, detail, constraint } = err as { code?: string; detail?: string; constraint?: string }
-          this.#log.debug({ code, detail, constraint, attempt }, 'transaction lost a race; retrying')
-          // Full jitter, capped low: the winner commits within milliseconds.
-          await sleep(Math.random() * Math.min(2 ** attempt, 50))
-          continue
+          this.#log.debug({ reason: why, code, detail, constraint, attempt }, 'unit lost a race; retrying')
         }
-        if (isContention(err)) {
-          throw new AppError(
-            'ERR_STORAGE_UNAVAILABLE',
-            `PostgreSQL at ${this.#target} kept failing the transaction under contention after ${attempt + 1} attempts`,
-            { cause: err },
-          )
-        }
-        throw toStorageError(err, `PostgreSQL at ${this.#target} failed`)
-      }
+        this.#observer?.retry('postgres', why)
+      },
+      exhausted: (err, attempts, why) =>
+        this.#closed
+          ? closedError()
+          : why === 'connection_lost'
+            ? toStorageError(err, `PostgreSQL at ${this.#target} failed`)
+            : new AppError(
+                'ERR_STORAGE_UNAVAILABLE',
+                `PostgreSQL at ${this.#target} kept failing the transaction under contention after ${attempts} attempts`,
+                { cause: err },
+              ),
+      ...overrides,
     }
   }
 
-  async #identifyOnce(client: pg.PoolClient, input: IdentifyInput): Promise<IdentityView> {
-    const first = await client.query<ContactRow & { created: boolean }>({
-      ...LOAD_OR_CREATE,
-      values: [input.email, input.phoneNumber],
-    })
-    const created = first.rows.find((r) => r.created)
-    if (created !== undefined) return toIdentityView([toContact(created)])
-    const seen = first.rows.map(toContact)
-    const guess = decide(input, seen, Date.now())
-    if (guess.create === null && guess.demotedPrimaryIds.length === 0) return toIdentityView(seen)
-    // A write reads again inside its own transaction: that first snapshot is already over.
-    await client.query('BEGIN ISOLATION LEVEL SERIALIZABLE')
-    const loaded = await client.query<ContactRow>({ ...LOAD_TOUCHED, values: [input.email, input.phoneNumber] })
-    const touched = loaded.rows.map(toContact)
-    const decision = decide(input, touched, Date.now())
-    if (decision.demotedPrimaryIds.length > 0) {
-      await client.query({
-        name: 'identity_demote',
-        text: DEMOTE,
-        values: [decision.primaryId, decision.demotedPrimaryIds],
-      })
+  async run<T>(unit: Unit<T>, options: RunOptions): Promise<T> {
+    const started = performance.now()
+    let ok = false
+    try {
+      const result = await withRetry(() => this.#attempt(unit, options), this.#policy())
+      ok = true
+      this.stats.committed++
+      return result
+    } catch (err) {
+      throw this.#closed && !(err instanceof AppError)
+        ? closedError()
+        : toStorageError(err, `PostgreSQL at ${this.#target} failed`)
+    } finally {
+      this.#observer?.unit('postgres', options.kind ?? options.mode, (performance.now() - started) / 1000, ok)
     }
-    let createdId: number | null = null
-    let create = decision.create
-    if (create !== null) {
-      const survivor = touched.find((c) => c.id === decision.primaryId)
-      const notBefore = survivor === undefined ? EPOCH : new Date(survivor.createdAt).toISOString()
-      const inserted = await client.query<{ id: string; created_ms: number }>({
-        name: 'identity_insert',
-        text: INSERT,
-        values: [create.email, create.phoneNumber, create.linkedId, create.linkPrecedence, notBefore],
-      })
-      const row = inserted.rows[0]
-      if (row === undefined) throw new Error('INSERT … RETURNING returned no row')
-      createdId = Number(row.id)
-      create = { ...create, createdAt: row.created_ms }
+  }
+
+  /** One attempt on one connection; a unit that needs a real transaction is rerun in one at once. */
+  async #attempt<T>(unit: Unit<T>, options: RunOptions): Promise<T> {
+    const client = await this.#connect()
+    let phase: Phase = options.mode === 'read' ? 'single' : 'optimistic'
+    try {
+      for (;;) {
+        try {
+          const result = await this.#inPhase(client, unit, phase, options)
+          client.release()
+          return result
+        } catch (err) {
+          if (!(err instanceof RestartInTransaction) || phase === 'transaction') throw err
+          phase = 'transaction'
+        }
+      }
+    } catch (err) {
+      // A client whose connection broke is destroyed; a healthy one is rolled back and reused.
+      if (isConnectionLost(err)) client.release(err as Error)
+      else await rollbackAndRelease(client)
+      throw err
     }
+  }
+
+  async #inPhase<T>(client: pg.PoolClient, unit: Unit<T>, phase: Phase, options: RunOptions): Promise<T> {
+    const requestId = options.requestId ?? null
+    if (phase === 'single') return unit(new PgTx(client, 'single', requestId, null))
+    if (phase === 'optimistic') {
+      const buffer = new WriteBuffer()
+      const result = await unit(new PgTx(client, 'optimistic', requestId, buffer))
+      if (buffer.empty) return result
+      const ids = await flush(client, buffer, this.#sequence)
+      if (ids === null) throw new StaleRead()
+      return resolveIds(result, ids)
+    }
+    await client.query(
+      options.mode === 'read' ? 'BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY' : 'BEGIN ISOLATION LEVEL SERIALIZABLE',
+    )
+    const result = await unit(new PgTx(client, 'transaction', requestId, null))
     await client.query('COMMIT')
-    return toIdentityView(applyDecision(touched, { ...decision, create }, createdId))
+    return result
+  }
+
+  /**
+   * One import batch: one statement reads the batch's identities fresh (nothing read by an earlier
+   * batch is trusted), one checked statement writes everything (postgres-tx.ts, `batch`).
+   */
+  async batch<T>(work: (tx: BatchTx) => Promise<T>, options: BatchOptions = {}): Promise<T> {
+    const started = performance.now()
+    let ok = false
+    try {
+      const result = await withRetry(
+        () => this.#batchAttempt(work),
+        this.#policy({
+          maxAttempts: options.attempts ?? 30,
+          onRetry: (why, attempt, err) => {
+            this.#policy().onRetry?.(why, attempt, err)
+            options.onRetry?.()
+          },
+          exhausted: (err, attempts, why) =>
+            why === 'connection_lost' || this.#closed
+              ? toStorageError(err, `PostgreSQL at ${this.#target} failed`)
+              : new BatchContentionError(attempts, { cause: err }),
+        }),
+      )
+      ok = true
+      return result
+    } catch (err) {
+      throw toStorageError(err, `PostgreSQL at ${this.#target} failed`)
+    } finally {
+      this.#observer?.unit('postgres', 'import', (performance.now() - started) / 1000, ok)
+    }
+  }
+
+  async #batchAttempt<T>(work: (tx: BatchTx) => Promise<T>): Promise<T> {
+    const client = await this.#connect()
+    try {
+      // The sequence only tells whether someone else inserted since our last batch, which sizes
+      // batches, never decides a row.
+      const seen = await client.query<{ last: string }>(`SELECT last_value::text AS last FROM ${this.#sequence}`)
+      const last = seen.rows[0]?.last ?? null
+      const othersWrote = this.#expectedLast !== null && last !== this.#expectedLast
+      const buffer = new WriteBuffer()
+      const result = await work(new PgBatchTx(client, { cacheValid: false, othersWrote, empty: false }, buffer))
+      const ids = buffer.empty ? [] : await flush(client, buffer, this.#sequence)
+      if (ids === null) throw new StaleRead()
+      this.#expectedLast = ids.length > 0 ? String(ids.at(-1)) : last
+      client.release()
+      return result
+    } catch (err) {
+      if (isConnectionLost(err)) client.release(err as Error)
+      else await rollbackAndRelease(client)
+      throw err
+    }
+  }
+
+  /**
+   * Streams with a server-side cursor inside one `SERIALIZABLE READ ONLY DEFERRABLE` transaction:
+   * DEFERRABLE waits for a snapshot no concurrent writer can make inconsistent, after which the
+   * export runs without predicate locks and can neither fail on nor slow down the service's
+   * transactions; memory stays at one chunk.
+   */
+  async *exportRows(fetchSize = 5000): AsyncIterable<ExportRow> {
+    const client = await this.#connect()
+    let open = false
+    try {
+      await client.query('BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY DEFERRABLE')
+      open = true
+      await client.query(`DECLARE export_rows NO SCROLL CURSOR FOR ${SQL.EXPORT_ROWS}`)
+      for (;;) {
+        const { rows } = await client.query<{
+          kind: 'contact' | 'link'
+          root: string
+          id: string
+          email: string | null
+          phone_number: string | null
+          link_precedence: 'primary' | 'secondary' | null
+          created_ms: number
+        }>(`FETCH ${fetchSize} FROM export_rows`)
+        for (const r of rows) {
+          const base = { root: Number(r.root), id: Number(r.id), createdAt: r.created_ms }
+          yield r.kind === 'contact'
+            ? {
+                kind: 'contact',
+                ...base,
+                email: r.email,
+                phoneNumber: r.phone_number,
+                linkPrecedence: r.link_precedence ?? 'primary',
+              }
+            : { kind: 'link', ...base, email: r.email ?? '', phoneNumber: r.phone_number ?? '' }
+        }
+        if (rows.length < fetchSize) break
+      }
+      open = false
+      await client.query('COMMIT')
+      client.release()
+    } catch (err) {
+      if (open) await rollbackAndRelease(client)
+      else client.release(err as Error)
+      throw toStorageError(err, `PostgreSQL at ${this.#target} failed`)
+    }
   }
 
   async listContacts(): Promise<StoredContact[]> {
-    const result = await this.#read<ContactRow & { updated_ms: number; deleted_ms: number | null }>(
-      LIST,
-      `PostgreSQL at ${this.#target} failed`,
+    const rows = await this.#read<SQL.StoredRow>(`SELECT ${SQL.STORED_COLUMNS} FROM contact ORDER BY id`)
+    return rows.map(SQL.toStored)
+  }
+
+  async listLinks(): Promise<Link[]> {
+    const rows = await this.#read<Parameters<typeof SQL.toLink>[0]>(
+      `SELECT id, email, phone_number, ${SQL.ms('created_at')} AS created_ms FROM link ORDER BY id`,
     )
-    return result.rows.map((r) => ({ ...toContact(r), updatedAt: r.updated_ms, deletedAt: r.deleted_ms }))
+    return rows.map(SQL.toLink)
+  }
+
+  async listEvents(): Promise<StoredEvent[]> {
+    const rows = await this.#read<SQL.EventRow>(
+      `SELECT id::text AS id, type, ${SQL.ms('at')} AS at_ms, request_id, contacts, data FROM event ORDER BY id`,
+    )
+    return rows.map(SQL.toStoredEvent)
+  }
+
+  async schemaVersion(): Promise<number> {
+    const rows = await this.#read<{ v: number | null }>('SELECT max(version) AS v FROM schema_migrations')
+    return Number(rows[0]?.v ?? 0)
   }
 
   async ping(): Promise<void> {
@@ -284,18 +370,27 @@ export class PostgresStore implements ContactStore {
   }
 
   /** One statement outside a transaction, rerun on a fresh connection if a pooled one was cut. */
-  async #read<R extends pg.QueryResultRow>(sql: string, failure: string): Promise<pg.QueryResult<R>> {
-    for (let reconnects = 0; ; reconnects++) {
-      const client = await this.#connect()
-      try {
-        const result = await client.query<R>(sql)
-        client.release()
-        return result
-      } catch (err) {
-        client.release(err as Error)
-        if (isConnectionLost(err) && reconnects < this.#maxReconnects && !this.#closed) continue
-        throw this.#closed ? closedError() : toStorageError(err, failure)
-      }
+  async #read<R extends pg.QueryResultRow>(
+    sql: string,
+    failure = `PostgreSQL at ${this.#target} failed`,
+  ): Promise<R[]> {
+    try {
+      return await withRetry(
+        async () => {
+          const client = await this.#connect()
+          try {
+            const result = await client.query<R>(sql)
+            client.release()
+            return result.rows
+          } catch (err) {
+            client.release(err as Error)
+            throw err
+          }
+        },
+        this.#policy({ reasonOf: (err) => (isConnectionLost(err) ? 'connection_lost' : null), capMs: 0 }),
+      )
+    } catch (err) {
+      throw this.#closed ? closedError() : toStorageError(err, failure)
     }
   }
 
@@ -341,25 +436,33 @@ export interface OpenPostgresOptions extends PostgresStoreOptions {
 export async function openPostgresStore(options: OpenPostgresOptions): Promise<PostgresStore> {
   const store = new PostgresStore(options)
   const log = options.logger ?? silent
-  const deadline = Date.now() + (options.startupWaitMs ?? 0)
-  for (let delay = 250; ; delay = Math.min(delay * 2, 5000)) {
-    try {
-      const applied = await store.migrate()
-      if (applied.length > 0) log.info({ versions: applied }, 'applied PostgreSQL migrations')
-      return store
-    } catch (err) {
-      const waitable = err instanceof AppError && err.code === 'ERR_STORAGE_UNAVAILABLE'
-      if (!waitable || Date.now() + delay > deadline) {
-        await store.close()
-        const waited = options.startupWaitMs ?? 0
-        if (!waitable || waited === 0) throw err
-        throw new AppError('ERR_STORAGE_UNAVAILABLE', `${err.message}; gave up after waiting ${waited} ms`, {
-          cause: err.cause,
-        })
-      }
-      log.warn({ err: { message: (err as Error).message }, retryInMs: delay }, 'PostgreSQL is not reachable yet')
-      await sleep(delay)
-    }
+  const waitMs = options.startupWaitMs ?? 0
+  try {
+    const applied = await withRetry(() => store.migrate(), {
+      reasonOf: (err) => (err instanceof AppError && err.code === 'ERR_STORAGE_UNAVAILABLE' ? 'unreachable' : null),
+      maxAttempts: Number.POSITIVE_INFINITY,
+      deadlineMs: waitMs,
+      // 250 ms doubling to 5 s, in full: waiting for a server to come up, not racing anyone.
+      baseMs: 250,
+      capMs: 5000,
+      jitter: false,
+      onRetry: (_why, attempt, err) =>
+        log.warn(
+          { err: { message: (err as Error).message }, retryInMs: Math.min(5000, 250 * 2 ** attempt) },
+          'PostgreSQL is not reachable yet',
+        ),
+      exhausted: (err) =>
+        waitMs === 0
+          ? err
+          : new AppError('ERR_STORAGE_UNAVAILABLE', `${(err as Error).message}; gave up after waiting ${waitMs} ms`, {
+              cause: (err as Error).cause,
+            }),
+    })
+    if (applied.length > 0) log.info({ versions: applied }, 'applied PostgreSQL migrations')
+    return store
+  } catch (err) {
+    await store.close()
+    throw err
   }
 }
 
@@ -369,18 +472,6 @@ async function rollbackAndRelease(client: pg.PoolClient): Promise<void> {
     client.release()
   } catch (err) {
     client.release(err as Error)
-  }
-}
-
-/** The rules' view of a row; ids are int8 (strings from pg), exact up to 2^53. */
-export function toContact(r: ContactRow): Contact {
-  return {
-    id: Number(r.id),
-    email: r.email,
-    phoneNumber: r.phone_number,
-    linkedId: r.linked_id === null ? null : Number(r.linked_id),
-    linkPrecedence: r.link_precedence,
-    createdAt: r.created_ms,
   }
 }
 

@@ -1,51 +1,282 @@
 /**
- * SQLite adapter (better-sqlite3). Each `identify` is one transaction. SQLite runs write
+ * SQLite adapter (better-sqlite3): runs units of work over one connection. SQLite runs write
  * transactions one at a time across every process on the file, and refuses to let a transaction
- * write on a snapshot another process has since changed, so what a request reads is what it
- * changes. Within a process the driver is synchronous, so requests never interleave; across
- * processes a busy lock is retried asynchronously (jittered backoff) instead of blocking the event
- * loop or failing the request.
+ * write on a snapshot another process has since changed, so what a unit reads is what it changes.
+ * The driver is synchronous; units are queued and run one after another on the connection, each in
+ * its own transaction. A busy lock (another process) is retried asynchronously with the shared
+ * policy instead of blocking the event loop or failing the request.
  */
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
-import { setTimeout as sleep } from 'node:timers/promises'
 import Database from 'better-sqlite3'
 import { AppError } from '../errors.ts'
-import type { Contact, IdentityView } from '../identity/contact.ts'
+import type { Contact, Link, StoredContact } from '../identity/contact.ts'
+import type { EventContact, EventRole, NewEvent, StoredEvent } from '../identity/events.ts'
 import type { IdentifyInput } from '../identity/normalize.ts'
-import { applyDecision, decide, toIdentityView } from '../identity/reconcile.ts'
+import type { Created, NewContact } from '../identity/reconcile.ts'
 import { migrations } from './migrations.ts'
-import { CONTACT_COLUMNS, DEMOTE, INSERT, ROOT_OF } from './sqlite-sql.ts'
-import type { ContactStore, StoredContact } from './store.ts'
+import type {
+  BatchStart,
+  BatchTx,
+  ExportRow,
+  HistoryScope,
+  IdentityRecord,
+  IdentitySelector,
+  LineageEvent,
+  RunOptions,
+  Store,
+  StoreObserver,
+  Tx,
+  Unit,
+} from './port.ts'
+import { linksToReconstruct } from './reconstruct.ts'
+import { withRetry } from './retry.ts'
+import * as SQL from './sqlite-sql.ts'
 
 export interface SqliteStoreOptions {
   /** File path, or `:memory:` for a private in-memory database (tests). */
   readonly path: string
   /** `normal` (default): a commit survives a process crash. `full`: it also survives power loss. */
   readonly synchronous?: 'normal' | 'full'
-  /** How long a request may wait for another process's write lock before `503`. */
+  /** How long a unit may wait for another process's write lock before `503`. */
   readonly lockWaitMs?: number
+  readonly observer?: StoreObserver
 }
 
-// Every live contact of every identity that shares the email or the phone number: each value names
-// at most one root, and one range scan of `contact_root` per root reads the identity. The cost
-// follows the size of the identities touched, never the size of the table.
-const LOAD_TOUCHED = `SELECT ${CONTACT_COLUMNS} FROM contact
-  WHERE coalesce(linked_id, id) IN (${ROOT_OF('email', '@email')}, ${ROOT_OF('phone_number', '@phoneNumber')})
-    AND deleted_at IS NULL`
-
 const BUSY_CODES = new Set(['SQLITE_BUSY', 'SQLITE_LOCKED', 'SQLITE_BUSY_SNAPSHOT', 'SQLITE_BUSY_RECOVERY'])
+const NO_BOUND = Number.MAX_SAFE_INTEGER
 
-export class SqliteStore implements ContactStore {
+type Statement<P extends unknown[] = unknown[], R = unknown> = Database.Statement<P, R>
+
+/** The connection's prepared statements, shared by every unit. */
+class Statements {
+  readonly loadTouched: Statement<[IdentifyInput], Contact>
+  readonly identityBy: Record<keyof typeof SQL.IDENTITY_BY, Statement<[number | string], StoredContact>>
+  readonly identityOfRoot: Statement<[number], Contact>
+  readonly linksOf: Statement<[string, string], Link>
+  readonly contactById: Statement<[number], StoredContact>
+  readonly newest: Statement<[], number>
+  readonly relink: Statement<[number, number, number]>
+  readonly insertContact: Statement<[string | null, string | null, number | null, string, number, number]>
+  readonly insertLink: Statement<[string, string, number]>
+  readonly insertEvent: Statement<[string, number, string | null, string, string | null, string]>
+  readonly insertEventContact: Statement<[number, number, number]>
+  readonly lineage: Statement<[string, number], { eventId: number; members: string | null }>
+  readonly #eventsInScopes = new Map<number, Statement<unknown[], EventRow>>()
+  readonly #db: Database.Database
+
+  constructor(db: Database.Database) {
+    this.#db = db
+    this.loadTouched = db.prepare(SQL.LOAD_TOUCHED)
+    this.identityBy = {
+      contactId: db.prepare(SQL.IDENTITY_BY.contactId),
+      email: db.prepare(SQL.IDENTITY_BY.email),
+      phoneNumber: db.prepare(SQL.IDENTITY_BY.phoneNumber),
+    }
+    this.identityOfRoot = db.prepare(SQL.IDENTITY_OF_ROOT)
+    this.linksOf = db.prepare(SQL.LINKS_OF)
+    this.contactById = db.prepare(SQL.CONTACT_BY_ID)
+    this.newest = db.prepare<[], number>(SQL.NEWEST_CREATED_AT).pluck()
+    this.relink = db.prepare(SQL.RELINK)
+    this.insertContact = db.prepare(SQL.INSERT_CONTACT)
+    this.insertLink = db.prepare(SQL.INSERT_LINK)
+    this.insertEvent = db.prepare(SQL.INSERT_EVENT)
+    this.insertEventContact = db.prepare(SQL.INSERT_EVENT_CONTACT)
+    this.lineage = db.prepare(SQL.LINEAGE)
+  }
+
+  eventsInScopes(scopes: number): Statement<unknown[], EventRow> {
+    let statement = this.#eventsInScopes.get(scopes)
+    if (statement === undefined) {
+      statement = this.#db.prepare(SQL.eventsInScopes(scopes))
+      this.#eventsInScopes.set(scopes, statement)
+    }
+    return statement
+  }
+}
+
+interface EventRow {
+  id: number
+  type: StoredEvent['type']
+  at: number
+  requestId: string | null
+  contacts: string
+  data: string
+}
+
+/** Stamps times for one transaction. */
+interface Stamper {
+  stamp(notBefore?: number): number
+}
+
+/** The clock of one transaction: never behind the newest stored contact, so ids and times agree. */
+class Clock implements Stamper {
+  #now: number | null = null
+  constructor(readonly newest: Statement<[], number>) {}
+
+  /** The transaction's time, read once; `notBefore` raises it for one stamp. */
+  stamp(notBefore = 0): number {
+    if (this.#now === null) this.#now = Math.max(Date.now(), this.newest.get() ?? 0)
+    return Math.max(this.#now, notBefore)
+  }
+}
+
+/** One unit's view of the transaction: the shared statements and clock, and its own request id. */
+class SqliteTx implements Tx {
   readonly engine = 'sqlite'
-  /** The underlying connection, for the batch importer and tests that inspect the file. */
+  readonly #s: Statements
+  readonly #clock: Stamper
+
+  constructor(
+    statements: Statements,
+    clock: Stamper,
+    readonly requestId: string | null,
+  ) {
+    this.#s = statements
+    this.#clock = clock
+  }
+
+  loadTouched(input: IdentifyInput): Contact[] {
+    return this.#s.loadTouched.all(input)
+  }
+
+  identity(selector: IdentitySelector): IdentityRecord | null {
+    const contacts =
+      'contactId' in selector
+        ? this.#s.identityBy.contactId.all(selector.contactId)
+        : 'email' in selector
+          ? this.#s.identityBy.email.all(selector.email)
+          : this.#s.identityBy.phoneNumber.all(selector.phoneNumber)
+    if (contacts.length === 0) return null
+    const emails = new Set<string>()
+    const phones = new Set<string>()
+    for (const c of contacts) {
+      if (c.email !== null) emails.add(c.email)
+      if (c.phoneNumber !== null) phones.add(c.phoneNumber)
+    }
+    const links = this.#s.linksOf.all(JSON.stringify([...emails]), JSON.stringify([...phones]))
+    return { contacts, links }
+  }
+
+  contact(id: number): StoredContact | null {
+    return this.#s.contactById.get(id) ?? null
+  }
+
+  lineage(scope: HistoryScope): LineageEvent[] {
+    return this.#s.lineage
+      .all(JSON.stringify(scope.contactIds), scope.before ?? NO_BOUND)
+      .map((r) => ({ eventId: r.eventId, members: r.members === null ? [] : (JSON.parse(r.members) as number[]) }))
+  }
+
+  events(scopes: readonly HistoryScope[], after: number, limit: number): StoredEvent[] {
+    if (scopes.length === 0) return []
+    const params: unknown[] = []
+    for (const s of scopes) params.push(JSON.stringify(s.contactIds), s.before ?? NO_BOUND)
+    params.push(after, limit)
+    return this.#s
+      .eventsInScopes(scopes.length)
+      .all(...params)
+      .map(toStoredEvent)
+  }
+
+  relink(fromRoot: number, toPrimary: number): void {
+    this.#s.relink.run(toPrimary, this.#clock.stamp(), fromRoot)
+  }
+
+  insertContact(c: NewContact): Created {
+    const createdAt = this.#clock.stamp(c.notBefore)
+    const result = this.#s.insertContact.run(c.email, c.phoneNumber, c.linkedId, c.linkPrecedence, createdAt, createdAt)
+    return { id: Number(result.lastInsertRowid), createdAt }
+  }
+
+  insertLink(email: string, phoneNumber: string): void {
+    this.#s.insertLink.run(email, phoneNumber, this.#clock.stamp())
+  }
+
+  appendEvent(event: NewEvent): void {
+    const { shown, members } = splitRoles(event.contacts)
+    const result = this.#s.insertEvent.run(
+      event.type,
+      this.#clock.stamp(),
+      this.requestId,
+      JSON.stringify(shown.map((c) => [c.id, c.role])),
+      members.length === 0 ? null : JSON.stringify(members),
+      JSON.stringify(event.data),
+    )
+    const eventId = Number(result.lastInsertRowid)
+    for (const id of members) this.#s.insertEventContact.run(id, eventId, 1)
+    for (const c of shown) this.#s.insertEventContact.run(c.id, eventId, 0)
+  }
+}
+
+/** An import batch: reads are local and cheap, so the importer asks value by value (no prefetch). */
+class SqliteBatchTx extends SqliteTx implements BatchTx {
+  readonly #s: Statements
+  readonly #clock: Stamper
+  constructor(
+    statements: Statements,
+    clock: Stamper,
+    readonly start: BatchStart,
+  ) {
+    super(statements, clock, null)
+    this.#s = statements
+    this.#clock = clock
+  }
+
+  forRequest(requestId: string): Tx {
+    return new SqliteTx(this.#s, this.#clock, requestId)
+  }
+}
+
+/** Shown contacts (with roles) and member ids: the roles a stored event keeps apart. */
+export function splitRoles(contacts: readonly EventContact[]): { shown: EventContact[]; members: number[] } {
+  const shown: EventContact[] = []
+  const members: number[] = []
+  for (const c of contacts) {
+    if (c.role === 'member') members.push(c.id)
+    else shown.push(c)
+  }
+  return { shown, members }
+}
+
+function toStoredEvent(r: EventRow): StoredEvent {
+  return {
+    id: r.id,
+    type: r.type,
+    at: r.at,
+    requestId: r.requestId,
+    contacts: (JSON.parse(r.contacts) as [number, EventRole][]).map(([id, role]) => ({ id, role })),
+    data: JSON.parse(r.data) as StoredEvent['data'],
+  }
+}
+
+type Mode = RunOptions['mode'] | 'batch'
+
+interface Job {
+  readonly mode: Mode
+  readonly work: (tx: SqliteTx) => Promise<unknown>
+  readonly requestId: string | null
+  readonly kind: string
+  readonly resolve: (value: unknown) => void
+  readonly reject: (err: unknown) => void
+}
+
+export class SqliteStore implements Store {
+  readonly engine = 'sqlite'
+  /** The underlying connection, for tests that inspect the file. */
   readonly db: Database.Database
   readonly #lockWaitMs: number
-  readonly #identifyTx: Database.Transaction<(input: IdentifyInput, now: number) => IdentityView>
+  readonly #observer: StoreObserver | undefined
+  readonly #s: Statements
+  readonly #queue: Job[] = []
+  #draining: Promise<void> | null = null
+  /** `data_version` and `total_changes()` after the last batch: whether its reads still hold. */
+  #afterLastBatch: { dataVersion: number; changes: number } | null = null
   #closed = false
 
   constructor(options: SqliteStoreOptions) {
     this.#lockWaitMs = options.lockWaitMs ?? 15000
+    this.#observer = options.observer
     const inMemory = options.path === ':memory:' || options.path.startsWith('file::memory:')
     if (!inMemory) {
       try {
@@ -65,63 +296,151 @@ export class SqliteStore implements ContactStore {
     if (!inMemory) db.pragma('journal_mode = WAL')
     db.pragma(`synchronous = ${options.synchronous ?? 'normal'}`)
     migrate(db)
-    // In steady state a busy lock is retried asynchronously (see identify), not waited for here.
+    // In steady state a busy lock is retried asynchronously (see #attempt), not waited for here.
     db.pragma('busy_timeout = 0')
+    this.#s = new Statements(db)
+  }
 
-    const load = db.prepare<[IdentifyInput], Contact>(LOAD_TOUCHED)
-    const demote = db.prepare<[number, number, number]>(DEMOTE)
-    const insert = db.prepare<[string | null, string | null, number | null, string, number, number]>(INSERT)
-    this.#identifyTx = db.transaction((input: IdentifyInput, now: number) => {
-      const touched = load.all(input)
-      const decision = decide(input, touched, now)
-      for (const demotedId of decision.demotedPrimaryIds) {
-        demote.run(decision.primaryId as number, now, demotedId)
-      }
-      let createdId: number | null = null
-      if (decision.create !== null) {
-        const c = decision.create
-        const result = insert.run(c.email, c.phoneNumber, c.linkedId, c.linkPrecedence, c.createdAt, c.createdAt)
-        createdId = Number(result.lastInsertRowid)
-      }
-      return toIdentityView(applyDecision(touched, decision, createdId))
+  run<T>(unit: Unit<T>, options: RunOptions): Promise<T> {
+    return this.#enqueue(options.mode, unit, options.requestId ?? null, options.kind ?? options.mode)
+  }
+
+  /** SQLite batches take the write lock up front (BEGIN IMMEDIATE), so they never lose a race. */
+  batch<T>(work: (tx: BatchTx) => Promise<T>): Promise<T> {
+    return this.#enqueue('batch', (tx) => work(tx as SqliteBatchTx), null, 'import')
+  }
+
+  #enqueue<T>(mode: Mode, work: (tx: SqliteTx) => Promise<T>, requestId: string | null, kind: string): Promise<T> {
+    if (this.#closed) return Promise.reject(closedError())
+    return new Promise<T>((resolve, reject) => {
+      this.#queue.push({ mode, work, requestId, kind, resolve: resolve as (value: unknown) => void, reject })
+      this.#draining ??= this.#drain()
     })
   }
 
-  async identify(input: IdentifyInput): Promise<IdentityView> {
-    const deadline = Date.now() + this.#lockWaitMs
-    for (let attempt = 0; ; attempt++) {
-      if (this.#closed) throw new AppError('ERR_STORAGE_UNAVAILABLE', 'the database is closed (shutting down)')
-      try {
-        // First try: a deferred transaction. Most requests change nothing and never take the write
-        // lock; one that does upgrades in place, which SQLite refuses (SQLITE_BUSY_SNAPSHOT) if
-        // another process committed since our read. Retries take the lock up front, so a request
-        // under contention waits its turn instead of losing the race again.
-        return attempt === 0
-          ? this.#identifyTx.deferred(input, Date.now())
-          : this.#identifyTx.immediate(input, Date.now())
-      } catch (err) {
-        if (!isBusy(err)) throw storageError(err, 'the SQLite database failed')
-        if (Date.now() >= deadline) {
-          throw new AppError(
-            'ERR_STORAGE_UNAVAILABLE',
-            `the SQLite database stayed locked by another process for ${this.#lockWaitMs} ms`,
-          )
+  /** Runs queued units one after another: the connection holds one transaction at a time. */
+  async #drain(): Promise<void> {
+    try {
+      for (let job = this.#queue.shift(); job !== undefined; job = this.#queue.shift()) {
+        const started = performance.now()
+        let ok = false
+        try {
+          job.resolve(await this.#withLock(job.mode, job.work, job.requestId))
+          ok = true
+        } catch (err) {
+          job.reject(storageError(err, 'the SQLite database failed'))
         }
-        await sleep(Math.random() * Math.min(2 ** attempt, 25))
+        this.#observer?.unit('sqlite', job.kind, (performance.now() - started) / 1000, ok)
       }
+    } finally {
+      this.#draining = null
+    }
+  }
+
+  /**
+   * One transaction around `work`, retried while another process holds the lock. A `write` unit
+   * starts deferred: most requests change nothing and never take the write lock, and one that does
+   * upgrades in place, which SQLite refuses (SQLITE_BUSY_SNAPSHOT) if another process committed
+   * since our read. Retries take the lock up front, so a unit under contention waits its turn
+   * instead of losing the race again.
+   */
+  async #withLock<T>(mode: Mode, work: (tx: SqliteTx) => Promise<T>, requestId: string | null): Promise<T> {
+    const began = performance.now()
+    let waited = false
+    const result = await withRetry(
+      async (attempt) => {
+        if (this.#closed) throw closedError()
+        const immediate = mode === 'batch' || (mode === 'write' && attempt > 0)
+        this.db.exec(immediate ? 'BEGIN IMMEDIATE' : 'BEGIN')
+        try {
+          const clock = new Clock(this.#s.newest)
+          const tx =
+            mode === 'batch'
+              ? new SqliteBatchTx(this.#s, clock, this.#batchStart())
+              : new SqliteTx(this.#s, clock, requestId)
+          const value = await work(tx)
+          this.db.exec('COMMIT')
+          if (mode === 'batch') this.#afterLastBatch = this.#versions()
+          return value
+        } catch (err) {
+          if (this.db.inTransaction) this.db.exec('ROLLBACK')
+          throw err
+        }
+      },
+      {
+        reasonOf: (err) => {
+          const code = busyCode(err)
+          if (code === null) return null
+          waited = true
+          return code === 'SQLITE_BUSY_SNAPSHOT' ? 'sqlite_busy_snapshot' : 'sqlite_busy'
+        },
+        deadlineMs: this.#lockWaitMs,
+        maxAttempts: Number.POSITIVE_INFINITY,
+        capMs: 25,
+        stopped: () => this.#closed,
+        onRetry: (reason) => this.#observer?.retry('sqlite', reason),
+        exhausted: (err) =>
+          this.#closed
+            ? closedError()
+            : new AppError(
+                'ERR_STORAGE_UNAVAILABLE',
+                `the SQLite database stayed locked by another process for ${this.#lockWaitMs} ms`,
+                { cause: err },
+              ),
+      },
+    )
+    if (waited) this.#observer?.lockWait((performance.now() - began) / 1000)
+    return result
+  }
+
+  /**
+   * Read with the lock held: `PRAGMA data_version` changes when another connection committed, and
+   * `total_changes()` when this one did outside a batch; either makes earlier batches' reads stale.
+   */
+  #batchStart(): BatchStart {
+    const now = this.#versions()
+    const last = this.#afterLastBatch
+    const othersWrote = last !== null && now.dataVersion !== last.dataVersion
+    const cacheValid = last !== null && !othersWrote && now.changes === last.changes
+    const empty = this.#s.newest.get() === undefined
+    return { cacheValid, othersWrote, empty }
+  }
+
+  #versions(): { dataVersion: number; changes: number } {
+    return {
+      dataVersion: this.db.pragma('data_version', { simple: true }) as number,
+      changes: this.db.prepare<[], number>('SELECT total_changes()').pluck().get() as number,
+    }
+  }
+
+  async *exportRows(): AsyncIterable<ExportRow> {
+    // One statement is one read snapshot; iterating it holds the connection until it ends.
+    for (const row of this.db.prepare<[], ExportRow & { ord: number }>(SQL.EXPORT_ROWS).iterate()) {
+      const { ord: _, ...rest } = row
+      yield rest as ExportRow
     }
   }
 
   async listContacts(): Promise<StoredContact[]> {
+    return this.db.prepare<[], StoredContact>(`SELECT ${SQL.STORED_COLUMNS} FROM contact ORDER BY id`).all()
+  }
+
+  async listLinks(): Promise<Link[]> {
     return this.db
-      .prepare<[], StoredContact>(
-        `SELECT ${CONTACT_COLUMNS}, updated_at AS updatedAt, deleted_at AS deletedAt FROM contact ORDER BY id`,
-      )
+      .prepare<[], Link>('SELECT id, email, phone_number AS phoneNumber, created_at AS createdAt FROM link ORDER BY id')
       .all()
   }
 
+  async listEvents(): Promise<StoredEvent[]> {
+    return this.db.prepare<[], EventRow>(`SELECT ${SQL.EVENT_COLUMNS} FROM event ORDER BY id`).all().map(toStoredEvent)
+  }
+
+  async schemaVersion(): Promise<number> {
+    return this.db.prepare<[], number>('SELECT max(version) FROM schema_migrations').pluck().get() ?? 0
+  }
+
   async ping(): Promise<void> {
-    if (this.#closed) throw new AppError('ERR_STORAGE_UNAVAILABLE', 'the database is closed (shutting down)')
+    if (this.#closed) throw closedError()
     try {
       this.db.prepare('SELECT count(*) FROM schema_migrations').get()
     } catch (err) {
@@ -131,7 +450,9 @@ export class SqliteStore implements ContactStore {
 
   async close(): Promise<void> {
     if (this.#closed) return
+    // Queued units finish first; new ones are refused from now on.
     this.#closed = true
+    await this.#draining
     this.db.close()
   }
 }
@@ -147,13 +468,35 @@ function migrate(db: Database.Database): void {
     for (const m of migrations) {
       if (m.version <= current) continue
       db.exec(m.sql.sqlite)
+      if (m.step === 'reconstruct-links') reconstructLinks(db)
       record.run(m.version, m.name, Date.now())
     }
   }).immediate()
 }
 
-function isBusy(err: unknown): boolean {
-  return typeof err === 'object' && err !== null && BUSY_CODES.has((err as { code?: string }).code ?? '')
+function reconstructLinks(db: Database.Database): void {
+  // The iteration holds the connection, so the plan is collected before it is written.
+  const rows = db
+    .prepare<[], StoredContact>(
+      `SELECT ${SQL.STORED_COLUMNS} FROM contact WHERE deleted_at IS NULL ORDER BY coalesce(linked_id, id), id`,
+    )
+    .iterate()
+  const planned = [...linksToReconstruct(rows)]
+  const statements = new Statements(db)
+  for (const link of planned) {
+    statements.insertLink.run(link.email, link.phoneNumber, link.createdAt)
+    const tx = new SqliteTx(statements, { stamp: () => link.createdAt }, null)
+    tx.appendEvent(link.event)
+  }
+}
+
+function busyCode(err: unknown): string | null {
+  const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined
+  return typeof code === 'string' && BUSY_CODES.has(code) ? code : null
+}
+
+function closedError(): AppError {
+  return new AppError('ERR_STORAGE_UNAVAILABLE', 'the database is closed (shutting down)')
 }
 
 /** Driver failures become `ERR_STORAGE_UNAVAILABLE` (disk full, I/O error, file gone, read-only…). */
@@ -164,12 +507,10 @@ function storageError(err: unknown, message: string): Error {
     return new AppError('ERR_STORAGE_UNAVAILABLE', `${message}: ${(err as Error).message}`, { cause: err })
   }
   if (typeof code === 'string' && code.startsWith('SQLITE_') && !code.startsWith('SQLITE_CONSTRAINT')) {
-    return new AppError('ERR_STORAGE_UNAVAILABLE', `${message} (${code})`, {
-      cause: err,
-    })
+    return new AppError('ERR_STORAGE_UNAVAILABLE', `${message} (${code})`, { cause: err })
   }
   if (err instanceof TypeError && /database connection is not open/.test(err.message)) {
-    return new AppError('ERR_STORAGE_UNAVAILABLE', 'the database is closed (shutting down)', { cause: err })
+    return closedError()
   }
   return err as Error
 }

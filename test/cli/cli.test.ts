@@ -161,7 +161,7 @@ describe('identity CLI', () => {
         '1,2,marty@hv.edu,123456,secondary',
         '1,3,biff@hv.edu,999,secondary',
         // biff's identity was joined to doc's by a row that created nothing.
-        '1,,doc@hv.edu,999,link',
+        '1,1,biff@hv.edu,123456,link',
       ],
     )
     assert.match(exported.stderr, /export: 1 identities, 3 contacts, 1 link lines/)

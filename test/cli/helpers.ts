@@ -13,15 +13,13 @@ import { fileURLToPath } from 'node:url'
 import type pg from 'pg'
 import { normalizeIdentifyInput } from '../../src/identity/normalize.ts'
 import { type ImportOptions, type ImportStats, importRecords, type Reject } from '../../src/import/engine.ts'
-import { PostgresSink } from '../../src/import/postgres-sink.ts'
 import type { ImportFormat } from '../../src/import/record.ts'
-import type { ImportSink } from '../../src/import/sink.ts'
 import { openSource } from '../../src/import/source.ts'
-import { SqliteSink } from '../../src/import/sqlite-sink.ts'
+import type { Store } from '../../src/store/port.ts'
 import { PostgresStore } from '../../src/store/postgres.ts'
 import { SqliteStore } from '../../src/store/sqlite.ts'
-import type { ContactStore } from '../../src/store/store.ts'
 import type { EngineCase } from '../support/engines.ts'
+import { identifyIn } from '../support/store.ts'
 
 export const CLI = fileURLToPath(new URL('../../src/cli.ts', import.meta.url))
 
@@ -90,7 +88,7 @@ function csvCell(value: string): string {
  * The reference: each body through normalizeIdentifyInput and the store's own identify, in order.
  * Returns the indexes of the rows that were rejected.
  */
-export async function applyOneByOne(store: ContactStore, bodies: readonly unknown[]): Promise<number[]> {
+export async function applyOneByOne(store: Store, bodies: readonly unknown[]): Promise<number[]> {
   const rejected: number[] = []
   for (const [i, body] of bodies.entries()) {
     if (body === RAW) {
@@ -104,47 +102,30 @@ export async function applyOneByOne(store: ContactStore, bodies: readonly unknow
       rejected.push(i)
       continue
     }
-    await store.identify(input)
+    await identifyIn(store, input)
   }
   return rejected
 }
 
-/**
- * Imports a file in-process through the engine's sink (SQLite: the store's connection; PostgreSQL:
- * a connection borrowed from the store's pool), collecting the rejects.
- */
+/** Imports a file in-process into `store`, collecting the rejects. */
 export async function importFile(
-  store: ContactStore,
+  store: Store,
   path: string,
   options: ImportOptions = {},
 ): Promise<{ stats: ImportStats; rejects: Reject[] }> {
   const rejects: Reject[] = []
   const source = await openSource(path)
-  return withSink(store, async (sink) => {
-    const stats = await importRecords(sink, source.records, {
-      ...options,
-      onReject: (r) => {
-        rejects.push(r)
-      },
-    })
-    return { stats, rejects }
+  const stats = await importRecords(store, source.records, {
+    ...options,
+    onReject: (r) => {
+      rejects.push(r)
+    },
   })
-}
-
-/** Runs `work` with the import sink for `store`'s engine. */
-export async function withSink<T>(store: ContactStore, work: (sink: ImportSink) => Promise<T>): Promise<T> {
-  if (store instanceof SqliteStore) return work(new SqliteSink(store.db))
-  if (!(store instanceof PostgresStore)) throw new TypeError(`no import sink for ${store.engine}`)
-  const client = await store.pool.connect()
-  try {
-    return await work(new PostgresSink(client))
-  } finally {
-    client.release()
-  }
+  return { stats, rejects }
 }
 
 /** Runs `work` with a connection to `store`'s database (PostgreSQL only). */
-export async function withClient<T>(store: ContactStore, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+export async function withClient<T>(store: Store, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   if (!(store instanceof PostgresStore)) throw new TypeError(`${store.engine} has no pg client`)
   const client = await store.pool.connect()
   try {
@@ -161,7 +142,7 @@ export async function withClient<T>(store: ContactStore, work: (client: pg.PoolC
  */
 export interface StorePool {
   /** An empty store; the one returned before must no longer be used. */
-  next(): Promise<ContactStore>
+  next(): Promise<Store>
   close(): Promise<void>
 }
 
@@ -189,13 +170,13 @@ export async function storePool(engine: EngineCase): Promise<StorePool> {
   }
 }
 
-/** Removes every contact and restarts ids at 1, as in a new database. */
-export async function emptyPostgres(store: ContactStore): Promise<void> {
-  await withClient(store, (client) => client.query('TRUNCATE contact RESTART IDENTITY'))
+/** Removes every contact, link and event and restarts ids at 1, as in a new database. */
+export async function emptyPostgres(store: Store): Promise<void> {
+  await withClient(store, (client) => client.query('TRUNCATE contact, link, event, event_contact RESTART IDENTITY'))
 }
 
 /** The columns the equivalence is judged on. */
-export async function snapshot(store: ContactStore) {
+export async function snapshot(store: Store) {
   return (await store.listContacts()).map(({ id, email, phoneNumber, linkedId, linkPrecedence, deletedAt }) => ({
     id,
     email,
@@ -206,8 +187,18 @@ export async function snapshot(store: ContactStore) {
   }))
 }
 
-export async function assertSameStore(actual: ContactStore, expected: ContactStore): Promise<void> {
+/** Links and the event log, without what differs between runs (times, request ids). */
+export async function history(store: Store) {
+  return {
+    links: (await store.listLinks()).map(({ id, email, phoneNumber }) => ({ id, email, phoneNumber })),
+    events: (await store.listEvents()).map(({ type, contacts, data }) => ({ type, contacts, data })),
+  }
+}
+
+/** Same contacts, links and events (types, order, contact ids and data). */
+export async function assertSameStore(actual: Store, expected: Store): Promise<void> {
   assert.deepEqual(await snapshot(actual), await snapshot(expected))
+  assert.deepEqual(await history(actual), await history(expected))
 }
 
 /** Runs the CLI (`node --import tsx src/cli.ts …`) as a child process. */

@@ -12,11 +12,12 @@ import { describe, test } from 'node:test'
 import fc from 'fast-check'
 import { normalizeIdentifyInput } from '../../src/identity/normalize.ts'
 import type { ImportFormat } from '../../src/import/record.ts'
+import type { Store } from '../../src/store/port.ts'
 import { openPostgresStore } from '../../src/store/postgres.ts'
 import { SqliteStore } from '../../src/store/sqlite.ts'
-import type { ContactStore } from '../../src/store/store.ts'
 import { type EngineCase, engines } from '../support/engines.ts'
 import { assertInvariants } from '../support/invariants.ts'
+import { identifyIn } from '../support/store.ts'
 import {
   applyOneByOne,
   assertSameStore,
@@ -112,8 +113,8 @@ for (const engine of engines()) {
           fc.array(row, { minLength: 1, maxLength: 10 }),
           fc.integer({ min: 1, max: 6 }),
           async (fileRows, otherRows, batchSize) => {
-            let imported: ContactStore
-            let service: ContactStore
+            let imported: Store
+            let service: Store
             let closeRun = async () => {}
             if (pg !== null && pgService !== null) {
               await emptyPostgres(pg.store)
@@ -187,7 +188,7 @@ for (const engine of engines()) {
             const k = (seed * 7919 + i * 13) % 1700
             const body = { email: `c${k}@x.io`, phoneNumber: `${(k * 3) % 1000}` }
             requests.push(body)
-            await service.identify(normalizeIdentifyInput(body))
+            await identifyIn(service, normalizeIdentifyInput(body))
           }
         }
         const clients = [1, 2, 3, 4].map(client)

@@ -8,9 +8,9 @@ import { describe, type TestContext, test } from 'node:test'
 import type { FastifyInstance } from 'fastify'
 import { buildApp } from '../../src/app.ts'
 import { loadConfig } from '../../src/config.ts'
-import type { IdentityView } from '../../src/identity/contact.ts'
+import type { IdentityView, StoredContact } from '../../src/identity/contact.ts'
 import type { IdentifyInput } from '../../src/identity/normalize.ts'
-import type { ContactStore, StoredContact } from '../../src/store/store.ts'
+import type { Store } from '../../src/store/port.ts'
 import { type EngineCase, engines } from '../support/engines.ts'
 import { identify } from '../support/http.ts'
 import { assertInvariants, identities } from '../support/invariants.ts'
@@ -19,7 +19,7 @@ const STORM = 200
 
 interface Server {
   readonly app: FastifyInstance
-  readonly store: ContactStore
+  readonly store: Store
   readonly url: string
 }
 

@@ -5,9 +5,8 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
-import type { IdentityView } from '../../src/identity/contact.ts'
+import type { IdentityView, StoredContact } from '../../src/identity/contact.ts'
 import type { IdentifyInput } from '../../src/identity/normalize.ts'
-import type { StoredContact } from '../../src/store/store.ts'
 import { sqliteEngine, type TestDatabase } from '../support/engines.ts'
 import { identify } from '../support/http.ts'
 import { assertInvariants, identities } from '../support/invariants.ts'

@@ -9,10 +9,11 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import fc from 'fast-check'
+import type { StoredContact } from '../../src/identity/contact.ts'
 import { normalizeIdentifyInput } from '../../src/identity/normalize.ts'
-import type { StoredContact } from '../../src/store/store.ts'
 import { engines } from '../support/engines.ts'
 import { assertInvariants, Components } from '../support/invariants.ts'
+import { identifyIn } from '../support/store.ts'
 
 interface ModelContact {
   id: number
@@ -108,7 +109,7 @@ for (const engine of engines()) {
             const model = new Model()
             for (const step of steps) {
               const expected = model.identify(step.canonical)
-              const answer = await db.store.identify(normalizeIdentifyInput(step.body))
+              const answer = await identifyIn(db.store, normalizeIdentifyInput(step.body))
               const rows = await db.store.listContacts()
               assert.equal(rows.length, model.contacts.length, 'number of stored contacts')
               // Ids may skip values (PostgreSQL sequences), so map the model's ids by creation order.

@@ -13,12 +13,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import pg from 'pg'
+import type { Engine, Store } from '../../src/store/port.ts'
 import { openPostgresStore, type PostgresStoreOptions } from '../../src/store/postgres.ts'
 import { SqliteStore } from '../../src/store/sqlite.ts'
-import type { ContactStore, Engine } from '../../src/store/store.ts'
 
 export interface TestDatabase {
-  readonly store: ContactStore
+  readonly store: Store
   /** A DATABASE_URL naming the same database, for child processes. */
   readonly databaseUrl: string
   /** Closes the store and removes the database. */

@@ -24,17 +24,17 @@ function contact(
 
 describe('decide', () => {
   test('rule 1: no match creates a primary', () => {
-    const d = decide({ email: 'a@x', phoneNumber: '1' }, [], 100)
+    const d = decide({ email: 'a@x', phoneNumber: '1' }, [])
     assert.deepEqual(d, {
       primaryId: null,
       demotedPrimaryIds: [],
-      create: { email: 'a@x', phoneNumber: '1', linkedId: null, linkPrecedence: 'primary', createdAt: 100 },
+      create: { email: 'a@x', phoneNumber: '1', linkedId: null, linkPrecedence: 'primary', notBefore: 0 },
     })
   })
 
   test('rule 3: a new phone for a known email creates a secondary of the primary', () => {
     const touched = [contact(1, 'a@x', '1'), contact(2, 'b@x', '1', 1)]
-    const d = decide({ email: 'b@x', phoneNumber: '2' }, touched, 100)
+    const d = decide({ email: 'b@x', phoneNumber: '2' }, touched)
     assert.equal(d.primaryId, 1)
     assert.deepEqual(d.demotedPrimaryIds, [])
     assert.deepEqual(d.create, {
@@ -42,21 +42,21 @@ describe('decide', () => {
       phoneNumber: '2',
       linkedId: 1,
       linkPrecedence: 'secondary',
-      createdAt: 100,
+      notBefore: 2,
     })
   })
 
   test('nothing new creates nothing', () => {
     const touched = [contact(1, 'a@x', '1'), contact(2, 'b@x', '1', 1)]
-    assert.equal(decide({ email: 'b@x', phoneNumber: '1' }, touched, 100).create, null)
-    assert.equal(decide({ email: 'a@x', phoneNumber: null }, touched, 100).create, null)
+    assert.equal(decide({ email: 'b@x', phoneNumber: '1' }, touched).create, null)
+    assert.equal(decide({ email: 'a@x', phoneNumber: null }, touched).create, null)
     // Both values known, in different contacts of one identity: still nothing new.
-    assert.equal(decide({ email: 'b@x', phoneNumber: '1' }, touched, 100).create, null)
+    assert.equal(decide({ email: 'b@x', phoneNumber: '1' }, touched).create, null)
   })
 
   test('rule 2: the oldest primary survives, others are demoted', () => {
     const touched = [contact(3, 'c@x', '3'), contact(1, 'a@x', '1'), contact(5, 'e@x', '3', 3), contact(2, 'b@x', '2')]
-    const d = decide({ email: 'a@x', phoneNumber: '3' }, touched, 100)
+    const d = decide({ email: 'a@x', phoneNumber: '3' }, touched)
     assert.equal(d.primaryId, 1)
     assert.deepEqual([...d.demotedPrimaryIds].sort(), [2, 3])
     assert.equal(d.create, null)
@@ -65,20 +65,21 @@ describe('decide', () => {
   test('age is createdAt first, id second', () => {
     const older = { ...contact(9, 'a@x', null), createdAt: 1 }
     const younger = { ...contact(2, null, '2'), createdAt: 5 }
-    assert.equal(decide({ email: 'a@x', phoneNumber: '2' }, [younger, older], 10).primaryId, 9)
+    assert.equal(decide({ email: 'a@x', phoneNumber: '2' }, [younger, older]).primaryId, 9)
   })
 
-  test('a secondary is never stamped older than its primary', () => {
+  test('a new secondary may not be stamped older than any contact of its identity', () => {
     const primary = { ...contact(1, 'a@x', null), createdAt: 500 }
-    const d = decide({ email: 'a@x', phoneNumber: '7' }, [primary], 100)
-    assert.equal(d.create?.createdAt, 500)
+    const newest = { ...contact(2, 'b@x', '7', 1), createdAt: 900 }
+    const d = decide({ email: 'a@x', phoneNumber: '8' }, [primary, newest])
+    assert.equal(d.create?.notBefore, 900)
   })
 })
 
 describe('applyDecision and toIdentityView', () => {
   test('a merge relinks the demoted primary and its secondaries to the survivor (I1)', () => {
     const touched = [contact(1, 'a@x', '1'), contact(2, 'b@x', '2'), contact(3, 'c@x', '2', 2)]
-    const d = decide({ email: 'a@x', phoneNumber: '2' }, touched, 100)
+    const d = decide({ email: 'a@x', phoneNumber: '2' }, touched)
     const after = applyDecision(touched, d, null)
     assert.deepEqual(
       after.map((c) => [c.id, c.linkedId, c.linkPrecedence]),

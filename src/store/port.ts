@@ -1,0 +1,178 @@
+/**
+ * The persistence port. The service (src/service/) writes each request's unit of work once, as a
+ * function of a `Tx`: the small transactional interface below. An engine adapter only runs a unit at
+ * the right isolation, retries contention with the one shared policy (retry.ts), and holds the SQL
+ * that differs. Only `store/` knows which engine is underneath.
+ */
+import { AppError } from '../errors.ts'
+import type { Contact, Link, StoredContact } from '../identity/contact.ts'
+import type { NewEvent, StoredEvent } from '../identity/events.ts'
+import type { IdentifyInput } from '../identity/normalize.ts'
+import type { Created, NewContact } from '../identity/reconcile.ts'
+
+export type Engine = 'sqlite' | 'postgres'
+
+/** SQLite answers synchronously, PostgreSQL asynchronously; units always `await`. */
+export type Awaitable<T> = T | Promise<T>
+
+/** Which identity to read: the one holding a live contact, or a value. */
+export type IdentitySelector =
+  | { readonly contactId: number }
+  | { readonly email: string }
+  | { readonly phoneNumber: string }
+
+/** An identity as stored: its live contacts oldest first, and the links naming any of its values. */
+export interface IdentityRecord {
+  readonly contacts: StoredContact[]
+  readonly links: Link[]
+}
+
+/** Events concerning any of `contactIds` with an id below `before` (null: no bound). */
+export interface HistoryScope {
+  readonly contactIds: readonly number[]
+  readonly before: number | null
+}
+
+/** An event that records an identity's members before a change that may split it. */
+export interface LineageEvent {
+  readonly eventId: number
+  readonly members: readonly number[]
+}
+
+/**
+ * The operations a unit of work runs, inside one transaction (or one savepoint of one). The
+ * transaction is the value passed first: `identify(tx, input)`. Reads see the unit's own writes.
+ */
+export interface Tx {
+  readonly engine: Engine
+  /** The request this unit serves, carried into every event it appends. */
+  readonly requestId: string | null
+
+  /** Every live contact of every identity holding the input's email or phone number (rule 2's input). */
+  loadTouched(input: IdentifyInput): Awaitable<Contact[]>
+  /** The identity holding a live contact or a value, with its links; null when none does. */
+  identity(selector: IdentitySelector): Awaitable<IdentityRecord | null>
+  /** One contact, live or deleted; null when there is none (or it was erased). */
+  contact(id: number): Awaitable<StoredContact | null>
+  /** The splitting events in `scope`, with the members they recorded (history's lineage). */
+  lineage(scope: HistoryScope): Awaitable<LineageEvent[]>
+  /** Events in any of `scopes` with an id above `after`, ascending, at most `limit`. */
+  events(scopes: readonly HistoryScope[], after: number, limit: number): Awaitable<StoredEvent[]>
+
+  /** Rule 2: the primary `fromRoot` and its secondaries become secondaries of `toPrimary`. */
+  relink(fromRoot: number, toPrimary: number): Awaitable<void>
+  /** Rules 1 and 3: stores the contact, stamped no earlier than `notBefore` nor the newest contact. */
+  insertContact(contact: NewContact): Awaitable<Created>
+  /** SPEC §6: the evidence of a merge. */
+  insertLink(email: string, phoneNumber: string): Awaitable<void>
+  appendEvent(event: NewEvent): Awaitable<void>
+}
+
+/** A unit of work: everything one request does, as one atomic change. Must be safe to rerun. */
+export type Unit<T> = (tx: Tx) => Promise<T>
+
+export interface RunOptions {
+  /** `read` never writes (a read snapshot, no write lock); `write` may. */
+  readonly mode: 'read' | 'write'
+  readonly requestId?: string | null
+  /** What the unit is, for metrics: `identify`, `read`, `operator`… */
+  readonly kind?: string
+}
+
+/** Facts about the store when an import batch's transaction began, for the importer's cache. */
+export interface BatchStart {
+  /** Contacts read in earlier batches may still be trusted: nobody else wrote since, and the engine keeps them. */
+  readonly cacheValid: boolean
+  /** Someone else wrote since the previous batch: keep batches short. */
+  readonly othersWrote: boolean
+  /** The store holds no contact: a value nobody was seen holding is absent. */
+  readonly empty: boolean
+}
+
+/** A unit of work over one import batch: many rows, one transaction. */
+export interface BatchTx extends Tx {
+  readonly start: BatchStart
+  /** The same transaction, with events carrying `requestId`. */
+  forRequest(requestId: string): Tx
+  /**
+   * Every live contact of every identity holding one of these values, in one statement. Engines
+   * where a round trip costs (PostgreSQL) have it; the importer then asks once per batch.
+   */
+  prefetch?(emails: readonly string[], phoneNumbers: readonly string[]): Awaitable<Contact[]>
+}
+
+export interface BatchOptions {
+  readonly attempts?: number
+  readonly onRetry?: () => void
+}
+
+/** An import batch kept losing races with other writers; a smaller batch may get through. */
+export class BatchContentionError extends AppError {
+  constructor(attempts: number, options?: ErrorOptions) {
+    super(
+      'ERR_STORAGE_UNAVAILABLE',
+      `an import batch kept losing races with other writers after ${attempts} attempts`,
+      options,
+    )
+  }
+}
+
+/** One line of the export: a live contact, or a link of its identity (SPEC §6). */
+export type ExportRow =
+  | {
+      readonly kind: 'contact'
+      readonly root: number
+      readonly id: number
+      readonly email: string | null
+      readonly phoneNumber: string | null
+      readonly linkPrecedence: Contact['linkPrecedence']
+      readonly createdAt: number
+    }
+  | {
+      readonly kind: 'link'
+      readonly root: number
+      readonly id: number
+      readonly email: string
+      readonly phoneNumber: string
+      readonly createdAt: number
+    }
+
+/** Where a store reports its work (src/metrics.ts implements it); every method is optional to call. */
+export interface StoreObserver {
+  /** One unit of work finished (a request's transaction, an operator operation, an import batch). */
+  unit(engine: Engine, kind: string, seconds: number, ok: boolean): void
+  /** A unit was rerun: 'sqlite_busy', 'sqlite_busy_snapshot', 'pg_40001', 'pg_40P01', 'pg_23505', 'pg_stale_read', 'connection_lost'. */
+  retry(engine: Engine, reason: string): void
+  /** SQLite: how long a unit waited for another process's write lock. */
+  lockWait(seconds: number): void
+}
+
+export interface Store {
+  readonly engine: Engine
+  /**
+   * Runs `unit` as one atomic change (SPEC §4) and resolves with its result once committed.
+   * Contention is retried inside; storage failures reject with `ERR_STORAGE_UNAVAILABLE`.
+   *
+   * @example
+   * const view = await store.run((tx) => identify(tx, input), { mode: 'write', requestId })
+   */
+  run<T>(unit: Unit<T>, options: RunOptions): Promise<T>
+  /**
+   * Runs `work` over one import batch in one write transaction; rerun whole (up to `attempts`,
+   * calling `onRetry` before each rerun) when it loses a race with another writer, then rejected
+   * with `BatchContentionError`.
+   */
+  batch<T>(work: (tx: BatchTx) => Promise<T>, options?: BatchOptions): Promise<T>
+  /** Every live contact and link, grouped by identity in primary-id order, from one snapshot. */
+  exportRows(): AsyncIterable<ExportRow>
+  /** Every stored row, deleted ones included, by id. For invariant checks and small stores. */
+  listContacts(): Promise<StoredContact[]>
+  listLinks(): Promise<Link[]>
+  listEvents(): Promise<StoredEvent[]>
+  /** The applied schema version. */
+  schemaVersion(): Promise<number>
+  /** Resolves when storage answers a trivial query; rejects with `ERR_STORAGE_UNAVAILABLE` otherwise. */
+  ping(): Promise<void>
+  /** Releases connections; queued and in-flight units finish first. */
+  close(): Promise<void>
+}

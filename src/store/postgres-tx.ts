@@ -1,0 +1,424 @@
+/**
+ * How a unit of work runs on PostgreSQL. One `Tx` class, in one of four phases:
+ *
+ * - `single` (read units): the first statement runs on its own, which the session default makes a
+ *   serializable transaction; a unit that needs a second statement is restarted in `transaction`.
+ *   A lookup is one round trip.
+ * - `optimistic` (write units): the unit's one read runs on its own, its writes are buffered, and
+ *   one final statement re-checks that read (same rows, same links) and applies every write only if
+ *   it still holds. A statement is atomic and serializable, so the unit takes effect exactly as if it
+ *   had run at that statement's snapshot; a failed check reruns the unit. A unit that changes
+ *   nothing is one round trip, one that writes two. Any other read restarts it in `transaction`.
+ * - `transaction`: BEGIN SERIALIZABLE … COMMIT, every statement executed as it comes.
+ * - `batch` (imports): `optimistic` for a whole batch of rows: one prefetch reads every identity
+ *   the batch touches, the importer's cache answers every other read, and the final statement
+ *   checks the prefetch and writes the batch. No transaction stays open between round trips, so a
+ *   batch neither holds locks nor waits while the service keeps writing.
+ *
+ * Buffered contacts get stand-in ids above every real id (real ids stay below 2^52), counted up in
+ * creation order; the final statement draws real ids from the sequence in that order, and the
+ * runner maps stand-ins in the unit's result to them (`resolveIds`). The rules compare ids only to
+ * break `createdAt` ties, and stand-ins compare like the ids they become: every id drawn is above
+ * every id the snapshot can see.
+ */
+import type pg from 'pg'
+import type { Contact, StoredContact } from '../identity/contact.ts'
+import type { NewEvent, StoredEvent } from '../identity/events.ts'
+import type { IdentifyInput } from '../identity/normalize.ts'
+import type { Created, NewContact } from '../identity/reconcile.ts'
+import type { BatchStart, BatchTx, HistoryScope, IdentityRecord, IdentitySelector, LineageEvent, Tx } from './port.ts'
+import * as SQL from './postgres-sql.ts'
+
+export type Phase = 'single' | 'optimistic' | 'transaction' | 'batch'
+
+export const PENDING_BASE = 2 ** 52
+const NO_BOUND = '9223372036854775807'
+
+/** Thrown inside a unit when it needs a real transaction; the runner reruns it in `transaction`. */
+export class RestartInTransaction extends Error {
+  constructor() {
+    super('the unit needs a transaction')
+    this.name = 'RestartInTransaction'
+  }
+}
+
+/** An optimistic write's check failed: what it read changed before it could write. Rerun it. */
+export class StaleRead extends Error {
+  readonly code = 'STALE_READ'
+  constructor() {
+    super('the rows the unit read changed before its write')
+    this.name = 'StaleRead'
+  }
+}
+
+interface BufferedContact {
+  email: string | null
+  phoneNumber: string | null
+  linkedId: number | null
+  linkPrecedence: Contact['linkPrecedence']
+  notBefore: number
+}
+
+interface BufferedEvent {
+  type: string
+  data: string
+  requestId: string | null
+  contacts: { id: number; role: string }[]
+}
+
+/** Writes waiting for the final statement, shared by every view of one transaction. */
+export class WriteBuffer {
+  readonly contacts: BufferedContact[] = []
+  /** Each existing root demoted → the root it was folded into (which may be demoted later). */
+  readonly folded = new Map<number, number>()
+  readonly links: { email: string; phoneNumber: string }[] = []
+  readonly events: BufferedEvent[] = []
+  /** Checked reads: the SQL of a fingerprint, its parameters, and the value it must still have. */
+  readonly checks: { sql: (p: Params) => string; expected: string }[] = []
+
+  get empty(): boolean {
+    return this.contacts.length === 0 && this.folded.size === 0 && this.links.length === 0 && this.events.length === 0
+  }
+
+  relink(fromRoot: number, toPrimary: number): void {
+    if (fromRoot >= PENDING_BASE) {
+      // A primary created in this transaction: rewrite it and its secondaries before they are written.
+      for (let i = 0; i < this.contacts.length; i++) {
+        const c = this.contacts[i] as BufferedContact
+        if (PENDING_BASE + i === fromRoot || c.linkedId === fromRoot) {
+          c.linkedId = toPrimary
+          c.linkPrecedence = 'secondary'
+        }
+      }
+      return
+    }
+    this.folded.set(fromRoot, toPrimary)
+    // Contacts created in this transaction under the demoted root follow it.
+    for (const c of this.contacts) if (c.linkedId === fromRoot) c.linkedId = toPrimary
+  }
+
+  /** The root an existing identity ended up under after this transaction's merges so far. */
+  current(root: number): number {
+    let current = root
+    for (let next = this.folded.get(current); next !== undefined; next = this.folded.get(current)) current = next
+    return current
+  }
+}
+
+/** Builds a parameter list: `p(value, 'int8[]')` returns `$n::int8[]`. */
+export class Params {
+  readonly values: unknown[] = []
+  add(value: unknown, type: string): string {
+    this.values.push(value)
+    return `$${this.values.length}::${type}`
+  }
+}
+
+const resolve = (expr: string) =>
+  `CASE WHEN ${expr} >= ${PENDING_BASE} THEN (SELECT id FROM cid WHERE ord = ${expr} - ${PENDING_BASE} + 1) ELSE ${expr} END`
+
+/**
+ * The one statement that applies a buffer: checks first, then new contacts with ids drawn in
+ * creation order, relinks, links, events and their index rows, every write guarded by the check.
+ * Returns `{ ok, ids }` (the real ids of the buffered contacts, in order).
+ */
+export async function flush(client: pg.ClientBase, buffer: WriteBuffer, sequence: string): Promise<number[] | null> {
+  const p = new Params()
+  const checks = buffer.checks.map((c) => `${c.sql(p)} = ${p.add(c.expected, 'text')}`)
+  const ok = checks.length === 0 ? 'true' : checks.join(' AND ')
+  const guard = 'WHERE (SELECT ok FROM chk)'
+  const parts = [`chk AS (SELECT ${ok} AS ok)`]
+  const n = buffer.contacts.length
+  parts.push(`cid AS (SELECT row_number() OVER (ORDER BY n) AS ord, n AS id FROM (
+      SELECT nextval(${p.add(sequence, 'regclass')}) AS n FROM generate_series(1, ${p.add(n, 'int4')}) ${guard}) s)`)
+  if (n > 0) {
+    const cs = buffer.contacts
+    // A secondary's primary may be an existing root that a later merge folded into another.
+    const linked = cs.map((c) =>
+      c.linkedId === null || c.linkedId >= PENDING_BASE ? c.linkedId : buffer.current(c.linkedId),
+    )
+    parts.push(`nc AS (INSERT INTO contact (id, email, phone_number, linked_id, link_precedence, created_at, updated_at)
+      SELECT cid.id, t.email, t.phone, ${resolve('t.linked')}, t.prec, s.at, s.at
+      FROM unnest(${p.add(
+        cs.map((c) => c.email),
+        'text[]',
+      )}, ${p.add(
+        cs.map((c) => c.phoneNumber),
+        'text[]',
+      )}, ${p.add(linked, 'int8[]')}, ${p.add(
+        cs.map((c) => c.linkPrecedence),
+        'text[]',
+      )}, ${p.add(
+        cs.map((c) => c.notBefore),
+        'float8[]',
+      )}) WITH ORDINALITY AS t(email, phone, linked, prec, not_before, ord)
+      JOIN cid USING (ord)
+      CROSS JOIN LATERAL (SELECT ${SQL.stampNotBefore('t.not_before')} AS at) s)`)
+  }
+  if (buffer.folded.size > 0) {
+    const from = [...buffer.folded.keys()]
+    parts.push(`rl AS (UPDATE contact SET linked_id = m.to_id, link_precedence = 'secondary', updated_at = statement_timestamp()
+      FROM unnest(${p.add(from, 'int8[]')}, ${p.add(
+        from.map((f) => buffer.current(f)),
+        'int8[]',
+      )}) AS m(from_id, to_id)
+      WHERE coalesce(contact.linked_id, contact.id) = m.from_id AND contact.deleted_at IS NULL AND (SELECT ok FROM chk))`)
+  }
+  if (buffer.links.length > 0) {
+    parts.push(`lk AS (INSERT INTO link (email, phone_number, created_at)
+      SELECT t.email, t.phone, statement_timestamp() FROM unnest(${p.add(
+        buffer.links.map((l) => l.email),
+        'text[]',
+      )}, ${p.add(
+        buffer.links.map((l) => l.phoneNumber),
+        'text[]',
+      )}) AS t(email, phone) ${guard})`)
+  }
+  if (buffer.events.length > 0) {
+    const es = buffer.events
+    const rows = es.flatMap((e, i) => e.contacts.map((c) => ({ ...c, event: i + 1 })))
+    parts.push(`eid AS (SELECT row_number() OVER (ORDER BY n) AS ord, n AS id FROM (
+        SELECT nextval(pg_get_serial_sequence('event', 'id')) AS n FROM generate_series(1, ${p.add(es.length, 'int4')}) ${guard}) s)`)
+    parts.push(`ecr AS (SELECT r.event, ${resolve('r.contact')} AS contact_id, r.role, r.n
+      FROM unnest(${p.add(
+        rows.map((r) => r.id),
+        'int8[]',
+      )}, ${p.add(
+        rows.map((r) => r.event),
+        'int4[]',
+      )}, ${p.add(
+        rows.map((r) => r.role),
+        'text[]',
+      )}) WITH ORDINALITY AS r(contact, event, role, n))`)
+    parts.push(`ev AS (INSERT INTO event (id, type, at, request_id, contacts, members, data)
+      SELECT eid.id, t.type, statement_timestamp(), t.request_id,
+        (SELECT coalesce(json_agg(json_build_array(r.contact_id, r.role) ORDER BY r.n), '[]')::text
+          FROM ecr r WHERE r.event = t.ord AND r.role <> 'member'),
+        NULL, t.data
+      FROM unnest(${p.add(
+        es.map((e) => e.type),
+        'text[]',
+      )}, ${p.add(
+        es.map((e) => e.requestId),
+        'text[]',
+      )}, ${p.add(
+        es.map((e) => e.data),
+        'text[]',
+      )}) WITH ORDINALITY AS t(type, request_id, data, ord)
+      JOIN eid USING (ord))`)
+    parts.push(`ec AS (INSERT INTO event_contact (contact_id, event_id, lineage)
+      SELECT r.contact_id, eid.id, max(CASE WHEN r.role = 'member' THEN 1 ELSE 0 END)::int2
+      FROM ecr r JOIN eid ON eid.ord = r.event ${guard}
+      GROUP BY r.contact_id, eid.id)`)
+  }
+  const text = `WITH ${parts.join(',\n')}
+    SELECT (SELECT ok FROM chk) AS ok, (SELECT coalesce(json_agg(id::text ORDER BY ord), '[]')::text FROM cid) AS ids`
+  const result = await client.query<{ ok: boolean; ids: string }>({ text, values: p.values })
+  const row = result.rows[0]
+  if (row === undefined || !row.ok) return null
+  return (JSON.parse(row.ids) as string[]).map(Number)
+}
+
+/**
+ * Replaces stand-in ids in a unit's result by the ids the final statement drew: any number in the
+ * stand-in range, anywhere in plain arrays and objects.
+ */
+export function resolveIds<T>(value: T, ids: readonly number[]): T {
+  if (typeof value === 'number') {
+    if (value < PENDING_BASE) return value
+    const real = ids[value - PENDING_BASE]
+    if (real === undefined) throw new Error(`stand-in id ${value} was not drawn`)
+    return real as T
+  }
+  if (Array.isArray(value)) return value.map((v) => resolveIds(v, ids)) as T
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {}
+    for (const [k, v] of Object.entries(value)) out[k] = resolveIds(v, ids)
+    return out as T
+  }
+  return value
+}
+
+export class PgTx implements Tx {
+  readonly engine = 'postgres'
+  protected statements = 0
+
+  constructor(
+    protected readonly client: pg.ClientBase,
+    readonly phase: Phase,
+    readonly requestId: string | null,
+    readonly buffer: WriteBuffer | null,
+  ) {}
+
+  /** Runs a read; in `single` only the first, in `optimistic` none but loadTouched. */
+  protected async read<R extends pg.QueryResultRow>(query: pg.QueryConfig): Promise<R[]> {
+    if (this.phase === 'optimistic') throw new RestartInTransaction()
+    if (this.phase === 'single' && this.statements > 0) throw new RestartInTransaction()
+    this.statements++
+    return (await this.client.query<R>(query)).rows
+  }
+
+  async loadTouched(input: IdentifyInput): Promise<Contact[]> {
+    const query = { ...SQL.LOAD_TOUCHED, values: [input.email, input.phoneNumber] }
+    if (this.phase !== 'optimistic') return (await this.read<SQL.ContactRow>(query)).map(SQL.toContact)
+    if (this.statements > 0) throw new RestartInTransaction()
+    this.statements++
+    const rows = (await this.client.query<SQL.ContactRow>(query)).rows
+    this.buffer?.checks.push({
+      sql: (p) => SQL.touchedFingerprint(p.add(input.email, 'text'), p.add(input.phoneNumber, 'text')),
+      expected: SQL.fingerprint(rows),
+    })
+    return rows.map(SQL.toContact)
+  }
+
+  async identity(selector: IdentitySelector): Promise<IdentityRecord | null> {
+    const [query, value] =
+      'contactId' in selector
+        ? [SQL.IDENTITY_BY.contactId, selector.contactId]
+        : 'email' in selector
+          ? [SQL.IDENTITY_BY.email, selector.email]
+          : [SQL.IDENTITY_BY.phoneNumber, selector.phoneNumber]
+    const rows = await this.read<SQL.StoredRow & { kind: 'contact' | 'link' }>({ ...query, values: [value] })
+    const contacts: StoredContact[] = []
+    const links = []
+    for (const r of rows) {
+      if (r.kind === 'contact') contacts.push(SQL.toStored(r))
+      else links.push(SQL.toLink(r as unknown as Parameters<typeof SQL.toLink>[0]))
+    }
+    return contacts.length === 0 ? null : { contacts, links }
+  }
+
+  async contact(id: number): Promise<StoredContact | null> {
+    const rows = await this.read<SQL.StoredRow>({ ...SQL.CONTACT_BY_ID, values: [id] })
+    return rows[0] === undefined ? null : SQL.toStored(rows[0])
+  }
+
+  async lineage(scope: HistoryScope): Promise<LineageEvent[]> {
+    const rows = await this.read<{ event_id: string; members: string | null }>({
+      ...SQL.LINEAGE,
+      values: [scope.contactIds, scope.before ?? NO_BOUND],
+    })
+    return rows.map((r) => ({
+      eventId: Number(r.event_id),
+      members: r.members === null ? [] : (JSON.parse(r.members) as number[]),
+    }))
+  }
+
+  async events(scopes: readonly HistoryScope[], after: number, limit: number): Promise<StoredEvent[]> {
+    if (scopes.length === 0) return []
+    const values: unknown[] = []
+    for (const s of scopes) values.push(s.contactIds, s.before ?? NO_BOUND)
+    values.push(after, limit)
+    const rows = await this.read<SQL.EventRow>({ text: SQL.eventsInScopes(scopes.length), values })
+    return rows.map(SQL.toStoredEvent)
+  }
+
+  /** Writes go to the buffer when there is one, else straight to the database. */
+  protected direct(): boolean {
+    if (this.phase === 'single') throw new TypeError('a read unit tried to write')
+    return this.buffer === null
+  }
+
+  async relink(fromRoot: number, toPrimary: number): Promise<void> {
+    if (!this.direct()) return this.buffer?.relink(fromRoot, toPrimary)
+    await this.client.query({ ...SQL.RELINK, values: [toPrimary, fromRoot] })
+  }
+
+  async insertContact(c: NewContact): Promise<Created> {
+    if (!this.direct()) {
+      const buffer = this.buffer as WriteBuffer
+      buffer.contacts.push({ ...c })
+      return { id: PENDING_BASE + buffer.contacts.length - 1, createdAt: Math.max(this.clock(), c.notBefore) }
+    }
+    const result = await this.client.query<{ id: string; created_ms: number }>({
+      ...SQL.INSERT_CONTACT,
+      values: [c.email, c.phoneNumber, c.linkedId, c.linkPrecedence, c.notBefore],
+    })
+    const row = result.rows[0]
+    if (row === undefined) throw new Error('INSERT … RETURNING returned no row')
+    return { id: Number(row.id), createdAt: row.created_ms }
+  }
+
+  /** The time a buffered contact is assumed to get (the database stamps the real one). */
+  protected clock(): number {
+    return Date.now()
+  }
+
+  async insertLink(email: string, phoneNumber: string): Promise<void> {
+    if (!this.direct()) {
+      this.buffer?.links.push({ email, phoneNumber })
+      return
+    }
+    await this.client.query({ ...SQL.INSERT_LINK, values: [email, phoneNumber] })
+  }
+
+  async appendEvent(event: NewEvent): Promise<void> {
+    if (!this.direct()) {
+      this.buffer?.events.push({
+        type: event.type,
+        data: JSON.stringify(event.data),
+        requestId: this.requestId,
+        contacts: event.contacts.map((c) => ({ id: c.id, role: c.role })),
+      })
+      return
+    }
+    const shown = event.contacts.filter((c) => c.role !== 'member')
+    const members = event.contacts.filter((c) => c.role === 'member').map((c) => c.id)
+    await this.client.query({
+      ...SQL.INSERT_EVENT,
+      values: [
+        event.type,
+        this.requestId,
+        JSON.stringify(shown.map((c) => [c.id, c.role])),
+        members.length === 0 ? null : JSON.stringify(members),
+        [...members, ...shown.map((c) => c.id)],
+        [...members.map(() => 1), ...shown.map(() => 0)],
+        JSON.stringify(event.data),
+      ],
+    })
+  }
+}
+
+/** An import batch: one checked prefetch, writes buffered for the final statement. */
+export class PgBatchTx extends PgTx implements BatchTx {
+  #clock = Date.now()
+
+  constructor(
+    client: pg.ClientBase,
+    readonly start: BatchStart,
+    buffer: WriteBuffer,
+    requestId: string | null = null,
+    private readonly parent: PgBatchTx | null = null,
+  ) {
+    super(client, 'batch', requestId, buffer)
+  }
+
+  forRequest(requestId: string): Tx {
+    return new PgBatchTx(this.client, this.start, this.buffer as WriteBuffer, requestId, this.parent ?? this)
+  }
+
+  override async loadTouched(): Promise<Contact[]> {
+    // The store cannot see buffered rows; the importer's cache answers for every value of a batch.
+    throw new Error('an import batch read the store outside its prefetch; its cache should have answered')
+  }
+
+  async prefetch(emails: readonly string[], phoneNumbers: readonly string[]): Promise<Contact[]> {
+    if (this.statements++ > 0) throw new Error('an import batch prefetches once')
+    const { rows } = await this.client.query<SQL.ContactRow & { kind: 'contact' | 'clock' }>({
+      ...SQL.PREFETCH,
+      values: [emails, phoneNumbers],
+    })
+    const contacts = rows.filter((r) => r.kind === 'contact')
+    // The database's clock, as requests are stamped, so instances and importer share one timeline.
+    this.#clock = rows.find((r) => r.kind === 'clock')?.created_ms ?? this.#clock
+    this.buffer?.checks.push({
+      sql: (p) => SQL.prefetchFingerprint(p.add(emails, 'text[]'), p.add(phoneNumbers, 'text[]')),
+      expected: SQL.fingerprint(contacts),
+    })
+    return contacts.map(SQL.toContact)
+  }
+
+  protected override clock(): number {
+    return this.parent?.clock() ?? this.#clock
+  }
+}
