@@ -109,7 +109,7 @@ export const LINEAGE = {
     ORDER BY id`,
 }
 
-const EVENT_COLUMNS = `id::text AS id, type, ${ms('at')} AS at_ms, request_id, contacts, data`
+const EVENT_COLUMNS = `id, type, ${ms('at')} AS at_ms, request_id, contacts, data`
 
 /** Events of any of `scopes` scopes (each contact ids and a bound), above a cursor, ascending. */
 export function eventsInScopes(scopes: number): string {
@@ -161,11 +161,11 @@ export const INSERT_EVENT = {
 // Export: every live contact and every link both of whose values its identity holds, grouped by
 // identity root, contacts oldest first then links, from the cursor's one snapshot.
 export const EXPORT_ROWS = `
-  SELECT 'contact' AS kind, coalesce(linked_id, id)::text AS root, id::text AS id, email, phone_number,
+  SELECT 'contact' AS kind, coalesce(linked_id, id) AS root, id, email, phone_number,
     link_precedence, ${ms('created_at')} AS created_ms, 0 AS ord
   FROM contact WHERE deleted_at IS NULL
   UNION ALL
-  SELECT 'link', root::text, id::text, email, phone_number, NULL, created_ms, 1 FROM (
+  SELECT 'link', root, id, email, phone_number, NULL, created_ms, 1 FROM (
     SELECT l.id, l.email, l.phone_number, ${ms('l.created_at')} AS created_ms,
       ${ROOT_OF_EMAIL('l.email')} AS root, ${ROOT_OF_PHONE('l.phone_number')} AS phone_root
     FROM link l) r
@@ -188,7 +188,7 @@ export interface StoredRow extends ContactRow {
 }
 
 export interface EventRow {
-  id: string
+  id: string | number
   type: StoredEvent['type']
   at_ms: number
   request_id: string | null

@@ -355,7 +355,7 @@ export class PostgresStore implements Store {
 
   async listEvents(): Promise<StoredEvent[]> {
     const rows = await this.#read<SQL.EventRow>(
-      `SELECT id::text AS id, type, ${SQL.ms('at')} AS at_ms, request_id, contacts, data FROM event ORDER BY id`,
+      `SELECT id, type, ${SQL.ms('at')} AS at_ms, request_id, contacts, data FROM event ORDER BY id`,
     )
     return rows.map(SQL.toStoredEvent)
   }

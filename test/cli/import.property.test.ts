@@ -82,7 +82,7 @@ for (const engine of engines()) {
             )
             assert.equal(stats.rowsRead, file.bodies.length)
             assert.equal(stats.rejected, rejectedRows.length)
-            assertInvariants(await imported.listContacts())
+            assertInvariants(await imported.listContacts(), await imported.listLinks())
 
             const before = await snapshot(imported)
             const again = await importFile(imported, file.path, { batchSize: 3, targetBatchMs: 0 })
@@ -150,7 +150,7 @@ for (const engine of engines()) {
                 await applyOneByOne(reference, [others[b % others.length]])
               }
               await assertSameStore(imported, reference)
-              assertInvariants(await imported.listContacts())
+              assertInvariants(await imported.listContacts(), await imported.listLinks())
             } finally {
               await closeRun()
             }

@@ -1,10 +1,12 @@
 /**
  * Property: for random request sequences, every store answers exactly as a small model of the
- * contract does, and the stored rows satisfy I1–I4 after every step.
+ * contract does, stores the links and the events the model expects, and the stored rows satisfy
+ * I1–I4 after every step — I2 judged on stored data alone (contacts and links).
  *
- * The model is deliberately built differently from src/identity: it keeps no links at all. An
- * identity is a connected component of values, where a contact joins its email and phone number
- * and so does every request that carried both; its primary is its oldest contact.
+ * The model is deliberately built differently from src/identity: it keeps no tree. An identity is a
+ * connected component of values, where a contact joins its email and phone number and so does every
+ * request that carried both; its primary is its oldest contact. A request whose email and phone
+ * number lie in two components is a merge: it leaves a link and an `identity.merged` event.
  */
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
@@ -26,11 +28,29 @@ interface Request {
   phone: string | null
 }
 
+/** An event as the model expects it: type and contact ids with their roles, in model ids. */
+type ModelEvent = { type: string; contacts: [number, string][] }
+
 class Model {
   readonly contacts: ModelContact[] = []
   readonly requests: Request[] = []
+  readonly links: Request[] = []
+  readonly events: ModelEvent[] = []
 
   identify(request: Request) {
+    const byEmail = request.email === null ? [] : this.identityOf({ email: request.email, phone: null })
+    const byPhone = request.phone === null ? [] : this.identityOf({ email: null, phone: request.phone })
+    if (byEmail.length > 0 && byPhone.length > 0 && byEmail[0] !== byPhone[0]) {
+      const [survivor, merged] = [byEmail[0], byPhone[0]].sort((a, b) => a!.id - b!.id) as ModelContact[]
+      this.links.push(request)
+      this.events.push({
+        type: 'identity.merged',
+        contacts: [
+          [survivor!.id, 'survivor'],
+          [merged!.id, 'merged'],
+        ],
+      })
+    }
     this.requests.push(request)
     const matched = this.contacts.some(
       (c) =>
@@ -38,16 +58,26 @@ class Model {
     )
     if (!matched) {
       this.contacts.push({ id: this.contacts.length + 1, ...request })
+      this.events.push({ type: 'contact.created', contacts: [[this.contacts.length, 'created']] })
       return this.view(request)
     }
     const identity = this.identityOf(request)
     const newEmail = request.email !== null && !identity.some((c) => c.email === request.email)
     const newPhone = request.phone !== null && !identity.some((c) => c.phone === request.phone)
-    if (newEmail || newPhone) this.contacts.push({ id: this.contacts.length + 1, ...request })
+    if (newEmail || newPhone) {
+      this.contacts.push({ id: this.contacts.length + 1, ...request })
+      this.events.push({
+        type: 'contact.created',
+        contacts: [
+          [this.contacts.length, 'created'],
+          [identity[0]!.id, 'primary'],
+        ],
+      })
+    }
     return this.view(request)
   }
 
-  /** Contacts in the same value component as the request, oldest first. */
+  /** Contacts in the same value component as the request, oldest first (ids grow with age). */
   identityOf(request: Request): ModelContact[] {
     const components = new Components()
     const keys = (x: Request) => [x.email && `e:${x.email}`, x.phone && `p:${x.phone}`].filter((k) => k) as string[]
@@ -130,9 +160,22 @@ for (const engine of engines()) {
                 assert.equal(row.linkedId, linked === null ? null : storeId(linked), `linkedId of ${row.id}`)
                 assert.equal(row.linkPrecedence, linked === null ? 'primary' : 'secondary')
               }
-              assertInvariants(
-                rows,
-                model.requests.map((r) => ({ email: r.email, phoneNumber: r.phone })),
+              // I2 on stored data alone: the store's links are the only evidence of merges.
+              const links = await db.store.listLinks()
+              assertInvariants(rows, links)
+              assert.deepEqual(
+                links.map((l) => [l.email, l.phoneNumber]),
+                model.links.map((l) => [l.email, l.phone]),
+                'links',
+              )
+              const events = await db.store.listEvents()
+              assert.deepEqual(
+                events.map((e) => ({ type: e.type, contacts: e.contacts.map((c) => [c.id, c.role]) })),
+                model.events.map((e) => ({
+                  type: e.type,
+                  contacts: e.contacts.map(([id, role]) => [storeId(id), role]),
+                })),
+                'event log: types, order, contact ids',
               )
             }
           } finally {
