@@ -4,7 +4,8 @@
  * Starts a bare Fastify endpoint (bench/lib/ceiling.ts) and the service (SQLite by default,
  * PostgreSQL when BENCH_DATABASE_URL is set), seeds a data set by bulk insert, drives both with the
  * same autocannon load generator at concurrency 10 and 50 for each workload, and prints
- * requests/s, p50, p99, errors and the service/ceiling ratio. Then the read workload at 1,000 and
+ * requests/s, p50, p99, errors and the service/ceiling ratio, and the operator's lookup
+ * (`GET /identities?email=`) against the service's own `/identify` read. Then the read workload at 1,000 and
  * 1,000,000 stored contacts: p50 ratio and the server's peak RSS. Results go to bench/results/.
  *
  * Options (environment): BENCH_DURATION seconds per run (default 5), BENCH_CONTACTS for the
@@ -22,7 +23,7 @@ import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
 import pg from 'pg'
 import { SqliteStore } from '../src/store/sqlite.ts'
-import { bodies, identitiesFor, seedPostgresSql, seedSqlite, type Workload } from './lib/dataset.ts'
+import { bodies, email, identitiesFor, seedPostgresSql, seedSqlite, type Workload } from './lib/dataset.ts'
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 6)
 const ROUNDS = 3
@@ -31,6 +32,7 @@ const SCALE = process.env.BENCH_SCALE !== '0'
 const LOG_LEVEL = process.env.BENCH_LOG_LEVEL ?? 'info'
 const PG_URL = process.env.BENCH_DATABASE_URL
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
+const OPERATOR_KEY = 'bench-operator-key-0123456789abcdef'
 
 interface Measurement {
   rps: number
@@ -168,18 +170,44 @@ async function probeLatency(url: string, next: () => string, count = 4000): Prom
 }
 
 async function load(url: string, connections: number, next: () => string, duration = DURATION): Promise<Measurement> {
-  const result = await autocannon({
-    url: `${url}/identify`,
-    connections,
-    duration,
-    requests: [
-      {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        setupRequest: (request) => ({ ...request, body: next() }),
-      },
-    ],
-  })
+  return measure(
+    await autocannon({
+      url: `${url}/identify`,
+      connections,
+      duration,
+      requests: [
+        {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          setupRequest: (request) => ({ ...request, body: next() }),
+        },
+      ],
+    }),
+  )
+}
+
+/** The operator's lookup, `GET /identities?email=…` of known values, with the bench's operator key. */
+async function lookup(url: string, connections: number, identities: number, duration = DURATION): Promise<Measurement> {
+  return measure(
+    await autocannon({
+      url,
+      connections,
+      duration,
+      requests: [
+        {
+          method: 'GET',
+          headers: { authorization: `Bearer ${OPERATOR_KEY}` },
+          setupRequest: (request) => ({
+            ...request,
+            path: `/identities?email=${encodeURIComponent(email(1 + Math.floor(Math.random() * identities)))}`,
+          }),
+        },
+      ],
+    }),
+  )
+}
+
+function measure(result: autocannon.Result): Measurement {
   return {
     rps: Math.round(result.requests.average),
     p50: result.latency.p50,
@@ -253,7 +281,7 @@ async function postgresTarget(adminUrl: string, contacts: number): Promise<Targe
 execFileSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: 'inherit' })
 
 function startService(databaseUrl: string): Promise<Running> {
-  return launch(['dist/server.js'], { DATABASE_URL: databaseUrl, LOG_LEVEL }, '/readyz')
+  return launch(['dist/server.js'], { DATABASE_URL: databaseUrl, LOG_LEVEL, ADMIN_API_KEYS: OPERATOR_KEY }, '/readyz')
 }
 
 function fmt(m: Measurement): string[] {
@@ -304,13 +332,34 @@ try {
       console.error(`${workload} c=${connections}: service ${s.rps}/s, ceiling ${c.rps}/s`)
     }
   }
+  // The operator's lookup against /identify's own read, alternated in the same way.
+  {
+    await lookup(service.url, 50, target.identities, 1)
+    const reads: Measurement[] = []
+    const lookups: Measurement[] = []
+    for (let round = 0; round < ROUNDS; round++) {
+      reads.push(await load(service.url, 50, bodies('read', target.identities, 950 + round), DURATION / ROUNDS))
+      lookups.push(await lookup(service.url, 50, target.identities, DURATION / ROUNDS))
+    }
+    const r = median(reads)
+    const l = median(lookups)
+    rows.push({
+      workload: 'lookup',
+      connections: 50,
+      ceiling: r,
+      service: l,
+      ratio: Math.round((l.rps / r.rps) * 100) / 100,
+    })
+    console.error(`lookup c=50: ${l.rps}/s against /identify reads ${r.rps}/s`)
+  }
 } finally {
   await service.stop()
   await target.cleanup()
 }
 
 printTable(
-  `Service (${target.name}, ${CONTACTS.toLocaleString()} contacts) against the ceiling; ${DURATION} s per run; latency in ms`,
+  `Service (${target.name}, ${CONTACTS.toLocaleString()} contacts) against the ceiling; ${DURATION} s per run; latency in ms` +
+    "\n(the `lookup` row is GET /identities?email= against the service's own /identify read, not the ceiling)",
   ['workload', 'conns', 'ceiling req/s', 'p50', 'p99', 'err', 'service req/s', 'p50', 'p99', 'err', 'ratio'],
   rows.map((r) => [r.workload, `${r.connections}`, ...fmt(r.ceiling), ...fmt(r.service), r.ratio.toFixed(2)]),
 )
