@@ -12,6 +12,7 @@ import { errorHandler, notFoundHandler, schemaErrorFormatter } from './http/erro
 import { healthRoutes } from './http/health.ts'
 import { identifyRoutes } from './http/identify.ts'
 import { identityRoutes } from './http/identities.ts'
+import { operatorRoutes } from './http/operator.ts'
 import { RequestLog } from './http/request-log.ts'
 import { errorSchema } from './http/schemas.ts'
 import { IdentityService } from './service/service.ts'
@@ -96,6 +97,7 @@ export async function buildApp({ config, store, logger }: AppOptions): Promise<F
   const normalize = { defaultCountry: config.phoneDefaultCountry }
   identifyRoutes(app, service, { apiKeys: config.apiKeys, normalize })
   identityRoutes(app, service, { adminApiKeys: config.adminApiKeys, normalize })
+  operatorRoutes(app, service, { adminApiKeys: config.adminApiKeys, normalize })
   healthRoutes(app, store)
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
 

@@ -30,6 +30,8 @@ export interface Config {
   readonly adminApiKeys: readonly string[]
   /** API_KEYS: when set, `/identify` needs one of these keys too; empty means it is open. */
   readonly apiKeys: readonly string[]
+  /** BLOCK_COMMON_JUNK: keep the built-in list of common junk values in the block list. */
+  readonly blockCommonJunk: boolean
 }
 
 export const DEFAULT_DATABASE_URL = 'sqlite:./data/contacts.db'
@@ -87,6 +89,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     dbStartupWaitMs: integer(env, 'DB_STARTUP_WAIT_MS', 30000, 0, 3600000),
     adminApiKeys: keys(env, 'ADMIN_API_KEYS'),
     apiKeys: keys(env, 'API_KEYS'),
+    blockCommonJunk: flag(env, 'BLOCK_COMMON_JUNK', false),
   })
 }
 
@@ -102,6 +105,14 @@ export class ConfigError extends Error {
 function text(env: Readonly<Record<string, string | undefined>>, name: string): string | undefined {
   const value = env[name]?.trim()
   return value === undefined || value === '' ? undefined : value
+}
+
+function flag(env: Readonly<Record<string, string | undefined>>, name: string, fallback: boolean): boolean {
+  const raw = text(env, name)?.toLowerCase()
+  if (raw === undefined) return fallback
+  if (['true', '1', 'yes', 'on'].includes(raw)) return true
+  if (['false', '0', 'no', 'off'].includes(raw)) return false
+  throw new ConfigError(`${name} must be true or false (got "${raw}")`)
 }
 
 /** A comma-separated list of secrets (surrounding spaces and empty entries ignored). */

@@ -21,6 +21,10 @@ export const errorCodes = {
     status: 409,
     meaning: 'The two contacts belong to different identities, so no chain joins them.',
   },
+  ERR_BLOCKED_VALUE: {
+    status: 422,
+    meaning: 'Every value of the request is on the block list, so there is nothing to identify.',
+  },
   ERR_PAYLOAD_TOO_LARGE: {
     status: 413,
     meaning: 'The request body is larger than the configured limit.',

@@ -8,6 +8,7 @@ import type { FastifyInstance } from 'fastify'
 import { buildApp } from './app.ts'
 import type { Config } from './config.ts'
 import { createLogger, flushLogger } from './logger.ts'
+import { IdentityService } from './service/service.ts'
 import { openStore } from './store/open.ts'
 
 /**
@@ -20,6 +21,10 @@ export async function startServer(config: Config): Promise<FastifyInstance> {
   const logger = createLogger(config.logLevel)
   try {
     const store = await openStore(config, { logger: logger.child({ component: 'store' }) })
+    // BLOCK_COMMON_JUNK: the built-in list goes in (or out) through the same blocking as an
+    // operator's, so identities it bridged are regrouped before the first request.
+    const junk = await new IdentityService(store).syncCommonJunk(config.blockCommonJunk)
+    if (junk.added + junk.removed > 0) logger.info(junk, 'built-in block list of common junk synchronised')
     const app = await buildApp({ config, store, logger })
 
     closeWithGrace({ delay: config.shutdownTimeoutMs }, async ({ signal, err }) => {

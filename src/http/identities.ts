@@ -11,13 +11,16 @@ import type { IdentityService } from '../service/service.ts'
 import { operatorGuard } from './operator-auth.ts'
 import { explainSchema, historySchema, identitySchema, storedContactSchema } from './schemas.ts'
 
-const errors = (...statuses: number[]) => Object.fromEntries(statuses.map((s) => [s, { $ref: 'Error#' }]))
+/** The error responses of a route, each with the shared shape. */
+export const errorResponses = (...statuses: number[]) =>
+  Object.fromEntries(statuses.map((s) => [s, { $ref: 'Error#' }]))
+const errors = errorResponses
 
-const idParams = (name: string) =>
+export const idParams = (name: string, description = 'A contact id (a positive whole number).') =>
   ({
     type: 'object',
     required: [name],
-    properties: { [name]: { type: 'string', description: 'A contact id (a positive whole number).' } },
+    properties: { [name]: { type: 'string', description } },
   }) as const
 
 /** A positive whole number from a path or query string, or a 400 naming `name`. */
@@ -28,7 +31,7 @@ export function parseId(raw: unknown, name: string): number {
   return Number(raw)
 }
 
-function wholeNumber(raw: unknown, name: string, fallback: number, max: number): number {
+export function wholeNumber(raw: unknown, name: string, fallback: number, max: number): number {
   if (raw === undefined || raw === '') return fallback
   if (typeof raw !== 'string' || !/^[0-9]{1,15}$/.test(raw)) {
     throw new AppError('ERR_INVALID_INPUT', `${name} must be a whole number`)

@@ -129,9 +129,10 @@ export const eventSchema = {
   type: 'object',
   description:
     'One change. Besides the common fields, each type has its own: `contact.created` contactId, linkedId, email, ' +
-    'phoneNumber, linkPrecedence; `identity.merged` survivorId, mergedPrimaryId, via; `contact.deleted` contactId; ' +
-    '`identity.split` primaryBefore, primariesAfter; `identity.erased` (values scrubbed); `value.blocked` / ' +
-    '`value.unblocked` kind, value or pattern.',
+    'phoneNumber, linkPrecedence; `identity.merged` survivorId, mergedPrimaryId, via; `contact.deleted` contactId, ' +
+    'primaryBefore; `link.deleted` link; `identity.split` primaryBefore, primariesAfter, cause; `identity.erased` ' +
+    'contactIds; `value.blocked` / `value.unblocked` kind, value or pattern, blockedValueId. After an erasure the ' +
+    "identity's events keep their id, type, time and contact ids, and carry `erased: true` instead of their values.",
   required: ['id', 'type', 'at', 'requestId', 'contactIds'],
   additionalProperties: true,
   properties: {
@@ -142,6 +143,7 @@ export const eventSchema = {
         'contact.created',
         'identity.merged',
         'contact.deleted',
+        'link.deleted',
         'identity.split',
         'identity.erased',
         'value.blocked',
@@ -205,3 +207,98 @@ export const explainSchema = {
 
 /** A positive id in a path: strings, since path parameters are not coerced. */
 export const idParam = { type: 'string', pattern: '^[0-9]{1,15}$', description: 'A contact id.' } as const
+
+export const remainingSchema = {
+  type: 'object',
+  required: ['identities'],
+  properties: {
+    identities: {
+      type: 'array',
+      items: identityViewSchema,
+      description: 'The identities that remain where the changed one stood, oldest primary first.',
+    },
+  },
+} as const
+
+export const erasedSchema = {
+  type: 'object',
+  required: ['erasedContactIds'],
+  properties: { erasedContactIds: { type: 'array', items: { type: 'integer' }, example: [1, 2, 3] } },
+} as const
+
+export const blockedValueSchema = {
+  type: 'object',
+  required: ['id', 'kind', 'createdAt'],
+  properties: {
+    id: { type: 'integer', example: 4 },
+    kind: { type: 'string', enum: ['email', 'phoneNumber'], example: 'email' },
+    value: { type: 'string', description: 'An exact normalised value (or `pattern`).', example: 'test@test.com' },
+    pattern: {
+      type: 'string',
+      description: 'A regular expression (RE2 syntax) searched in normalised values (or `value`).',
+      example: '^0+$',
+    },
+    createdAt: isoTime,
+    builtin: { type: 'boolean', description: 'From the built-in list of common junk (BLOCK_COMMON_JUNK).' },
+  },
+} as const
+
+export const blockBodySchema = {
+  type: 'object',
+  required: ['kind'],
+  description: 'Exactly one of `value` (normalised as `/identify` normalises it) and `pattern`.',
+  properties: {
+    kind: { type: 'string', enum: ['email', 'phoneNumber'], example: 'email' },
+    value: { type: 'string', example: 'Test@Test.com' },
+    pattern: { type: 'string', example: '@example\\.com$' },
+  },
+  examples: [
+    { kind: 'email', value: 'test@test.com' },
+    { kind: 'phoneNumber', pattern: '^0+$' },
+  ],
+} as const
+
+export const unblockedSchema = {
+  type: 'object',
+  required: ['id', 'kind', 'createdAt', 'identities'],
+  properties: {
+    ...blockedValueSchema.properties,
+    identities: {
+      type: 'array',
+      items: identityViewSchema,
+      description: 'The identities the value joins again, each now one.',
+    },
+  },
+} as const
+
+export const hubsSchema = {
+  type: 'object',
+  required: ['values', 'identities'],
+  properties: {
+    values: {
+      type: 'array',
+      description: 'The values held by the most live contacts, most first.',
+      items: {
+        type: 'object',
+        required: ['kind', 'value', 'contacts', 'blocked'],
+        properties: {
+          kind: { type: 'string', enum: ['email', 'phoneNumber'] },
+          value: { type: 'string' },
+          contacts: { type: 'integer' },
+          blocked: { type: 'boolean' },
+        },
+      },
+      example: [{ kind: 'email', value: 'test@test.com', contacts: 412, blocked: false }],
+    },
+    identities: {
+      type: 'array',
+      description: 'The largest identities, most contacts first.',
+      items: {
+        type: 'object',
+        required: ['primaryContatctId', 'contacts'],
+        properties: { primaryContatctId: { type: 'integer' }, contacts: { type: 'integer' } },
+      },
+      example: [{ primaryContatctId: 17, contacts: 415 }],
+    },
+  },
+} as const

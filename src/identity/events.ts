@@ -8,6 +8,7 @@ export const EVENT_TYPES = [
   'contact.created',
   'identity.merged',
   'contact.deleted',
+  'link.deleted',
   'identity.split',
   'identity.erased',
   'value.blocked',

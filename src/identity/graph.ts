@@ -192,3 +192,36 @@ export function missingLinks(contacts: readonly Contact[]): MissingLink[] {
   }
   return links
 }
+
+/** How one identity falls apart once something that joined it is gone (SPEC §8). */
+export interface Regrouping {
+  /** The parts, oldest primary first; each part oldest first, its first contact its primary (I3). */
+  readonly parts: Contact[][]
+  /** The contacts whose link must change so that each part is a flat tree under its primary (I1). */
+  readonly relinks: readonly { readonly id: number; readonly linkedId: number | null }[]
+}
+
+/**
+ * Regroups an identity's remaining live contacts by I2 — shared values and links, under `policy`
+ * (blocked values join nothing) — into the identities they now form. The same function serves
+ * deleting a contact or a link, blocking a value and, over several identities, unblocking one.
+ *
+ * @example
+ * regroup(contactsWithoutTheBridge, links) // { parts: [[1, 2], [3]], relinks: [{ id: 3, linkedId: null }] }
+ */
+export function regroup(
+  contacts: readonly Contact[],
+  links: readonly LinkLike[],
+  policy: JoinPolicy = JOIN_ALL,
+): Regrouping {
+  const parts = components(contacts, links, policy)
+  const relinks: { id: number; linkedId: number | null }[] = []
+  for (const part of parts) {
+    const primary = part[0] as Contact
+    for (const c of part) {
+      const linkedId = c === primary ? null : primary.id
+      if (c.linkedId !== linkedId) relinks.push({ id: c.id, linkedId })
+    }
+  }
+  return { parts, relinks }
+}

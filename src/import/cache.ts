@@ -9,11 +9,12 @@
  * it does not know is looked up in the store — or known absent when the store was empty when the
  * cache was started and only we have written since, or when a prefetch for the batch did not find it.
  */
+import type { BlockKind } from '../identity/blocklist.ts'
 import type { Contact } from '../identity/contact.ts'
 import type { NewEvent } from '../identity/events.ts'
 import type { IdentifyInput } from '../identity/normalize.ts'
 import type { Created, NewContact } from '../identity/reconcile.ts'
-import type { HistoryScope, IdentitySelector, Tx } from '../store/port.ts'
+import type { HistoryScope, IdentitySelector, LinkPartner, Prefetched, Touched, Tx } from '../store/port.ts'
 
 // Values map to the primary id of the identity holding them; ABSENT marks a value known to be
 // missing from the store (ids start at 1).
@@ -29,11 +30,18 @@ function detach(value: string): string {
   return `${value} `.slice(0, -1)
 }
 
+const emailKey = (value: string) => `e:${value}`
+const phoneKey = (value: string) => `p:${value}`
+
 export class IdentityCache {
   readonly #byEmail = new Map<string, number>()
   readonly #byPhone = new Map<string, number>()
   /** Primary id → every live contact of that identity. */
   readonly #members = new Map<number, Contact[]>()
+  /** For a value nobody holds: the links naming it, with the root of their other value's holder. */
+  readonly #linked = new Map<string, LinkPartner[]>()
+  /** Roots merged into another during this cache's life → the root they went under. */
+  readonly #folded = new Map<number, number>()
   /** Every live contact of the store is here, so a miss means absent. */
   #complete = false
 
@@ -47,13 +55,21 @@ export class IdentityCache {
     this.#byEmail.clear()
     this.#byPhone.clear()
     this.#members.clear()
+    this.#linked.clear()
+    this.#folded.clear()
     this.#complete = complete
   }
 
-  /** Registers whole identities read from the store (a prefetch), and marks the rest of `asked` absent. */
-  fill(contacts: readonly Contact[], asked: { emails: readonly string[]; phoneNumbers: readonly string[] }): void {
+  /**
+   * Registers whole identities and links read from the store (a prefetch), and marks the values of
+   * `asked` nobody holds as absent.
+   */
+  fill(
+    found: Prefetched,
+    asked: { readonly emails: readonly string[]; readonly phoneNumbers: readonly string[] },
+  ): void {
     const groups = new Map<number, Contact[]>()
-    for (const c of contacts) {
+    for (const c of found.contacts) {
       const root = c.linkedId ?? c.id
       const group = groups.get(root)
       if (group === undefined) groups.set(root, [c])
@@ -62,6 +78,12 @@ export class IdentityCache {
     for (const [root, group] of groups) if (!this.#members.has(root)) this.#hold(root, group)
     for (const email of asked.emails) if (!this.#byEmail.has(email)) this.#byEmail.set(detach(email), ABSENT)
     for (const phone of asked.phoneNumbers) if (!this.#byPhone.has(phone)) this.#byPhone.set(detach(phone), ABSENT)
+    for (const l of found.links) {
+      const key = l.side === 'email' ? emailKey(l.email) : phoneKey(l.phoneNumber)
+      const known = this.#linked.get(key) ?? []
+      if (!known.some((k) => k.email === l.email && k.phoneNumber === l.phoneNumber)) known.push(l)
+      this.#linked.set(detach(key), known)
+    }
   }
 
   /** Values of `inputs` the cache cannot answer for: what a prefetch should ask the store. */
@@ -87,6 +109,13 @@ export class IdentityCache {
     return this.#complete ? ABSENT : undefined
   }
 
+  /** The root an identity ended up under after the merges this cache has seen. */
+  #current(root: number): number {
+    let current = root
+    for (let next = this.#folded.get(current); next !== undefined; next = this.#folded.get(current)) current = next
+    return current
+  }
+
   #hold(root: number, contacts: Contact[]): void {
     this.#members.set(root, contacts)
     for (const c of contacts) this.#register(c, root)
@@ -97,23 +126,42 @@ export class IdentityCache {
     if (c.phoneNumber !== null) this.#byPhone.set(detach(c.phoneNumber), root)
   }
 
-  /** `loadTouched` from memory; undefined when a value must be looked up in the store. */
-  touched(input: IdentifyInput): Contact[] | undefined {
+  /** `loadTouched` from memory; undefined when the store must be asked. */
+  touched(input: IdentifyInput): Touched | undefined {
     const byEmail = input.email === null ? ABSENT : this.#root(this.#byEmail, input.email)
     const byPhone = input.phoneNumber === null ? ABSENT : this.#root(this.#byPhone, input.phoneNumber)
     if (byEmail === undefined || byPhone === undefined) return undefined
-    const touched: Contact[] = []
-    if (byEmail !== ABSENT) touched.push(...(this.#members.get(byEmail) ?? []))
-    if (byPhone !== ABSENT && byPhone !== byEmail) touched.push(...(this.#members.get(byPhone) ?? []))
-    return touched
+    const roots = new Set<number>()
+    if (byEmail !== ABSENT) roots.add(byEmail)
+    if (byPhone !== ABSENT) roots.add(byPhone)
+    // A value nobody holds: the identities its links reach (SPEC §6), as the store would find them.
+    const throughLinks: LinkPartner[] = []
+    for (const key of [
+      byEmail === ABSENT && input.email !== null ? emailKey(input.email) : null,
+      byPhone === ABSENT && input.phoneNumber !== null ? phoneKey(input.phoneNumber) : null,
+    ]) {
+      if (key === null) continue
+      for (const l of this.#linked.get(key) ?? []) {
+        const root = this.#current(l.root)
+        if (!this.#members.has(root)) return undefined
+        throughLinks.push({ ...l, root })
+        roots.add(root)
+      }
+    }
+    const contacts: Contact[] = []
+    for (const root of roots) contacts.push(...(this.#members.get(root) ?? []))
+    return { contacts, throughLinks }
   }
 
-  /** Registers what the store answered for `input` (whole identities, or nothing: absent). */
-  loaded(input: IdentifyInput, contacts: readonly Contact[]): void {
-    this.fill(contacts, {
-      emails: input.email === null ? [] : [input.email],
-      phoneNumbers: input.phoneNumber === null ? [] : [input.phoneNumber],
-    })
+  /** Registers what the store answered for `input` (whole identities and links, or nothing: absent). */
+  loaded(input: IdentifyInput, found: Touched): void {
+    this.fill(
+      { contacts: found.contacts, links: found.throughLinks },
+      {
+        emails: input.email === null ? [] : [input.email],
+        phoneNumbers: input.phoneNumber === null ? [] : [input.phoneNumber],
+      },
+    )
   }
 
   relinked(fromRoot: number, toPrimary: number): void {
@@ -126,6 +174,7 @@ export class IdentityCache {
     }
     this.#members.delete(fromRoot)
     this.#members.set(toPrimary, target)
+    this.#folded.set(fromRoot, toPrimary)
   }
 
   inserted(c: NewContact, created: Created): void {
@@ -145,6 +194,10 @@ export class IdentityCache {
   }
 }
 
+function refuse(): never {
+  throw new TypeError('only the identify unit runs through the import cache')
+}
+
 class CachedTx implements Tx {
   readonly engine: Tx['engine']
   readonly requestId: string | null
@@ -158,20 +211,25 @@ class CachedTx implements Tx {
     this.requestId = inner.requestId
   }
 
-  loadTouched(input: IdentifyInput): Contact[] | Promise<Contact[]> {
+  loadTouched(input: IdentifyInput): Touched | Promise<Touched> {
     const cached = this.#cache.touched(input)
     if (cached !== undefined) return cached
     const loaded = this.#inner.loadTouched(input)
     if (loaded instanceof Promise) {
-      return loaded.then((contacts) => {
-        this.#cache.loaded(input, contacts)
-        return this.#cache.touched(input) ?? contacts
+      return loaded.then((found) => {
+        this.#cache.loaded(input, found)
+        return this.#cache.touched(input) ?? found
       })
     }
     this.#cache.loaded(input, loaded)
     return this.#cache.touched(input) ?? loaded
   }
 
+  blocklist() {
+    return this.#inner.blocklist()
+  }
+
+  // The rest is the identify unit's business only in reads above; everything else passes through.
   identity(selector: IdentitySelector) {
     return this.#inner.identity(selector)
   }
@@ -186,6 +244,67 @@ class CachedTx implements Tx {
 
   events(scopes: readonly HistoryScope[], after: number, limit: number) {
     return this.#inner.events(scopes, after, limit)
+  }
+
+  link(id: number) {
+    return this.#inner.link(id)
+  }
+
+  holders(kind: BlockKind, values: readonly string[]) {
+    return this.#inner.holders(kind, values)
+  }
+
+  distinctValues(kind: BlockKind) {
+    return this.#inner.distinctValues(kind)
+  }
+
+  linksNaming(kind: BlockKind, values: readonly string[]) {
+    return this.#inner.linksNaming(kind, values)
+  }
+
+  blockedValues() {
+    return this.#inner.blockedValues()
+  }
+
+  hubs(limit: number) {
+    return this.#inner.hubs(limit)
+  }
+
+  // Writes other than the identify unit's would leave the cache behind the store: refuse them.
+  softDeleteContact(): never {
+    return refuse()
+  }
+
+  setLinks(): never {
+    return refuse()
+  }
+
+  deleteLinks(): never {
+    return refuse()
+  }
+
+  eraseContacts(): never {
+    return refuse()
+  }
+
+  rewriteEventData(): never {
+    return refuse()
+  }
+
+  markUnheld(): never {
+    return refuse()
+  }
+
+  clearUnheld(): never {
+    return refuse()
+  }
+
+  insertBlockedValue(): never {
+    return refuse()
+  }
+
+  deleteBlockedValue(): never {
+    return refuse()
   }
 
   async relink(fromRoot: number, toPrimary: number): Promise<void> {

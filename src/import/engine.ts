@@ -8,8 +8,9 @@
  * (cache.ts) answers reads for identities the batch has already seen.
  */
 import { randomBytes } from 'node:crypto'
+import { AppError } from '../errors.ts'
 import { type IdentifyInput, type NormalizeOptions, normalizeIdentifyInput } from '../identity/normalize.ts'
-import { identify } from '../service/identify.ts'
+import { type IdentifyOutcome, identify } from '../service/identify.ts'
 import { BatchContentionError, type BatchTx, type Store } from '../store/port.ts'
 import { IdentityCache } from './cache.ts'
 import type { SourceRecord } from './record.ts'
@@ -66,6 +67,8 @@ interface BatchCounts {
   identitiesMerged: number
   unchanged: number
   othersWrote: boolean
+  /** Rows refused by the unit itself: every value blocked (SPEC §9). */
+  refused: Reject[]
 }
 
 /**
@@ -129,6 +132,7 @@ export async function importRecords(
       identitiesMerged: 0,
       unchanged: 0,
       othersWrote: tx.start.othersWrote,
+      refused: [],
     }
     const oversized = cache.size > maxCachedValues
     if (!tx.start.cacheValid || oversized) {
@@ -142,7 +146,15 @@ export async function importRecords(
       }
     }
     for (const { line, input } of rows) {
-      const { outcome } = await identify(cache.over(tx.forRequest(`import:${runId}:${line}`)), input)
+      let outcome: IdentifyOutcome
+      try {
+        ;({ outcome } = await identify(cache.over(tx.forRequest(`import:${runId}:${line}`)), input))
+      } catch (err) {
+        // The unit refuses a row whose every value is blocked before it writes anything.
+        if (!(err instanceof AppError) || err.code !== 'ERR_BLOCKED_VALUE') throw err
+        counts.refused.push({ line, code: err.code, reason: err.message })
+        continue
+      }
       if (outcome === 'new_primary' || outcome === 'new_secondary') counts.contactsCreated++
       else if (outcome === 'merge') counts.identitiesMerged++
       else counts.unchanged++
@@ -157,7 +169,8 @@ export async function importRecords(
   async function runRows(rows: readonly { line: number; input: IdentifyInput }[]): Promise<BatchCounts> {
     try {
       return await store.batch((tx) => apply(tx, rows), {
-        attempts: rows.length >= 2 ? 2 : 30,
+        // A batch of one row is a request: it gets as many attempts as the service gives one.
+        attempts: rows.length >= 2 ? 2 : 100,
         onRetry: () => stats.retries++,
       })
     } catch (err) {
@@ -174,6 +187,7 @@ export async function importRecords(
         identitiesMerged: first.identitiesMerged + second.identitiesMerged,
         unchanged: first.unchanged + second.unchanged,
         othersWrote: first.othersWrote || second.othersWrote,
+        refused: [...first.refused, ...second.refused],
       }
     }
   }
@@ -184,6 +198,8 @@ export async function importRecords(
     const counts = rows.length > 0 ? await runRows(rows) : null
     stats.rowsRead += batch.length
     if (counts !== null) {
+      rejects.push(...counts.refused)
+      rejects.sort((a, b) => a.line - b.line)
       stats.contactsCreated += counts.contactsCreated
       stats.identitiesMerged += counts.identitiesMerged
       stats.unchanged += counts.unchanged

@@ -6,6 +6,7 @@
  * with IF NOT EXISTS as well, for engines whose DDL is not transactional (YugabyteDB by default).
  */
 import type pg from 'pg'
+import { BlocklistState } from './blocklist-state.ts'
 import { migrations } from './migrations.ts'
 import { isContention } from './postgres-errors.ts'
 import * as SQL from './postgres-sql.ts'
@@ -77,7 +78,7 @@ async function reconstructLinks(client: pg.ClientBase): Promise<void> {
     `SELECT ${SQL.STORED_COLUMNS} FROM contact WHERE deleted_at IS NULL ORDER BY coalesce(linked_id, id), id`,
   )
   const planned: PlannedLink[] = [...linksToReconstruct(rows.map(SQL.toStored))]
-  const tx = new PgTx(client, 'transaction', null, null)
+  const tx = new PgTx(client, 'transaction', null, null, new BlocklistState())
   for (const link of planned) {
     await client.query(
       `INSERT INTO link (email, phone_number, created_at) VALUES ($1, $2, timestamptz 'epoch' + $3::float8 * interval '1 millisecond')`,

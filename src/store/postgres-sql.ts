@@ -26,57 +26,120 @@ const ROOT_OF_PHONE = (param: string) =>
 // each pair of concurrent new customers as a conflict (measured: 10,000 retries for 6,000 commits).
 // An empty array is never searched. Under SERIALIZABLE, the index ranges read here (those of
 // absent values too) are what a concurrent insert or relink conflicts with.
-export const touchedWhere = (email: string, phone: string) => `
-  coalesce(linked_id, id) = ANY(array_remove(ARRAY[${ROOT_OF_EMAIL(email)}, ${ROOT_OF_PHONE(phone)}], NULL))
-  AND deleted_at IS NULL`
+//
+// A value nobody holds may still be named by a link whose other value someone does hold: that
+// identity is touched too (SPEC §6), and the link is returned with it (`kind = 'link'`, the link's id
+// in `id`, the identity's root in `linked_id`). The block list's version is one more row
+// (`kind = 'version'`, in `id`), so one statement reads everything the unit decides on.
+const touchedCte = (email: string, phone: string) => `
+  WITH r AS (SELECT ${ROOT_OF_EMAIL(email)} AS er, ${ROOT_OF_PHONE(phone)} AS pr),
+  lk AS (
+    SELECT l.id, l.email, l.phone_number, ${ROOT_OF_PHONE('l.phone_number')} AS root, 0 AS side FROM link l
+    WHERE l.email = ${email} AND (SELECT er FROM r) IS NULL
+      AND EXISTS (SELECT 1 FROM unheld_link_value WHERE kind = 'email' AND value = ${email})
+    UNION ALL
+    SELECT l.id, l.email, l.phone_number, ${ROOT_OF_EMAIL('l.email')}, 1 FROM link l
+    WHERE l.phone_number = ${phone} AND (SELECT pr FROM r) IS NULL
+      AND EXISTS (SELECT 1 FROM unheld_link_value WHERE kind = 'phoneNumber' AND value = ${phone}))`
+
+const TOUCHED_ROWS = `
+  SELECT 0 AS ord, 'contact' AS kind, ${CONTACT_COLUMNS} FROM contact
+  WHERE coalesce(linked_id, id) = ANY(array_remove(
+      ARRAY[(SELECT er FROM r), (SELECT pr FROM r)] || ARRAY(SELECT root FROM lk WHERE root IS NOT NULL), NULL))
+    AND deleted_at IS NULL
+  UNION ALL
+  SELECT 1, 'link', id, email, phone_number, root, NULL, side FROM lk WHERE root IS NOT NULL
+  UNION ALL
+  SELECT 2, 'version', version, NULL, NULL, NULL, NULL, NULL FROM blocklist_version`
 
 export const LOAD_TOUCHED = {
   name: 'identity_load_touched',
-  text: `SELECT ${CONTACT_COLUMNS} FROM contact WHERE ${touchedWhere('$1::text', '$2::text')}`,
+  text: `${touchedCte('$1::text', '$2::text')} ${TOUCHED_ROWS}`,
 }
 
 /**
- * An import batch's read: every live contact of every identity holding one of the values. The roots
- * are read first (through `contact_fact` and `contact_phone_number`) and handed over as an array, so
- * the identities are read through `contact_root` too: a join here was planned as a scan of the whole
- * table, whose table-wide SIRead lock made every batch conflict with every concurrent write.
+ * What an optimistic write's check recomputes in its own statement (postgres-tx.ts): the rows' kinds,
+ * ids and links, in the form `fingerprint` computes from the rows the first statement read. A
+ * contact's email, phone and creation time never change, nor a link's values, so ids and links
+ * (and the block list's version) are all that can.
  */
-export const prefetchWhere = (emails: string, phones: string) => `
-  coalesce(linked_id, id) = ANY(ARRAY(
-      SELECT coalesce(linked_id, id) FROM contact WHERE coalesce(email, '') = ANY(${emails}) AND deleted_at IS NULL
-      UNION
-      SELECT coalesce(linked_id, id) FROM contact WHERE phone_number = ANY(${phones}) AND deleted_at IS NULL))
-  AND deleted_at IS NULL`
+const fingerprintSql = (rows: string) =>
+  `coalesce(string_agg(kind || '|' || coalesce(id::text, '') || '|' || coalesce(linked_id::text, ''), ','
+     ORDER BY ord, id, created_ms), '')
+   FROM (${rows}) t`
 
-/** The prefetch, with the database's clock as one more row (`kind = 'clock'`, in `created_ms`). */
-export const PREFETCH = {
-  name: 'import_prefetch',
-  text: `SELECT 'contact' AS kind, ${CONTACT_COLUMNS} FROM contact WHERE ${prefetchWhere('$1::text[]', '$2::text[]')}
-    UNION ALL
-    SELECT 'clock', NULL, NULL, NULL, NULL, NULL, ${ms('statement_timestamp()')}`,
-}
-
-/** `fingerprint` of the rows a prefetch returns, recomputed by the statement that writes the batch. */
-export const prefetchFingerprint = (emails: string, phones: string) =>
-  `(SELECT coalesce(string_agg(id::text || ':' || coalesce(linked_id::text, ''), ',' ORDER BY id), '')
-    FROM contact WHERE ${prefetchWhere(emails, phones)})`
-
-/**
- * The check an optimistic write repeats in its own statement (postgres-tx.ts): the touched rows'
- * ids and links, in the form `fingerprint` computes from the rows the first statement read.
- */
 export const touchedFingerprint = (email: string, phone: string) =>
-  `(SELECT coalesce(string_agg(id::text || ':' || coalesce(linked_id::text, ''), ',' ORDER BY id), '')
-    FROM contact WHERE ${touchedWhere(email, phone)})`
+  `(${touchedCte(email, phone)} SELECT ${fingerprintSql(TOUCHED_ROWS)})`
 
-/** `touchedFingerprint`, computed in JavaScript from rows as `CONTACT_COLUMNS` returns them. */
-export function fingerprint(rows: readonly ContactRow[]): string {
+/** A row of `LOAD_TOUCHED` or `PREFETCH`. */
+export interface TouchedRow extends ContactRow {
+  ord: number
+  kind: 'contact' | 'link' | 'version' | 'clock'
+}
+
+/** `fingerprintSql`, computed in JavaScript from the rows (the `clock` row does not count). */
+export function fingerprint(rows: readonly TouchedRow[]): string {
   return rows
-    .map((r) => [Number(r.id), r.linked_id === null ? '' : String(r.linked_id)] as const)
-    .sort((a, b) => a[0] - b[0])
-    .map(([id, linked]) => `${id}:${linked}`)
+    .filter((r) => r.kind !== 'clock')
+    .map((r) => ({
+      ord: Number(r.ord),
+      id: Number(r.id),
+      // A link row's `created_ms` is its side: 0 matched by its email, 1 by its phone number.
+      side: r.kind === 'link' ? Number(r.created_ms) : 0,
+      key: `${r.kind}|${r.id ?? ''}|${r.linked_id ?? ''}`,
+    }))
+    .sort((a, b) => a.ord - b.ord || a.id - b.id || a.side - b.side)
+    .map((r) => r.key)
     .join(',')
 }
+
+/** The block list and its version in one statement. */
+export const BLOCKLIST = {
+  name: 'blocklist',
+  text: `SELECT (SELECT version FROM blocklist_version)::text AS version,
+    coalesce((SELECT json_agg(json_build_object('id', id, 'kind', kind, 'value', value, 'pattern', pattern,
+      'source', source, 'createdAt', ${ms('created_at')}) ORDER BY id) FROM blocked_value), '[]')::text AS entries`,
+}
+
+/**
+ * An import batch's read: every live contact of every identity holding one of the values, or joined
+ * by a link to one of them, with those links, the block list's version and the database's clock. The
+ * roots are read first (through `contact_fact` and `contact_phone_number`) and handed over as an
+ * array, so the identities are read through `contact_root` too: a join here was planned as a scan of
+ * the whole table, whose table-wide SIRead lock made every batch conflict with every concurrent write.
+ */
+const prefetchCte = (emails: string, phones: string) => `
+  WITH lk AS (
+    SELECT l.id, l.email, l.phone_number, ${ROOT_OF_PHONE('l.phone_number')} AS root, 0 AS side FROM link l
+    WHERE l.email = ANY(ARRAY(SELECT value FROM unheld_link_value WHERE kind = 'email' AND value = ANY(${emails})))
+    UNION ALL
+    SELECT l.id, l.email, l.phone_number, ${ROOT_OF_EMAIL('l.email')}, 1 FROM link l
+    WHERE l.phone_number = ANY(ARRAY(
+      SELECT value FROM unheld_link_value WHERE kind = 'phoneNumber' AND value = ANY(${phones})))),
+  roots AS (
+    SELECT coalesce(linked_id, id) AS root FROM contact WHERE coalesce(email, '') = ANY(${emails}) AND deleted_at IS NULL
+    UNION
+    SELECT coalesce(linked_id, id) FROM contact WHERE phone_number = ANY(${phones}) AND deleted_at IS NULL
+    UNION
+    SELECT root FROM lk WHERE root IS NOT NULL)`
+
+const PREFETCH_ROWS = `
+  SELECT 0 AS ord, 'contact' AS kind, ${CONTACT_COLUMNS} FROM contact
+  WHERE coalesce(linked_id, id) = ANY(ARRAY(SELECT root FROM roots)) AND deleted_at IS NULL
+  UNION ALL
+  SELECT 1, 'link', id, email, phone_number, root, NULL, side FROM lk WHERE root IS NOT NULL
+  UNION ALL
+  SELECT 2, 'version', version, NULL, NULL, NULL, NULL, NULL FROM blocklist_version`
+
+export const PREFETCH = {
+  name: 'import_prefetch',
+  text: `${prefetchCte('$1::text[]', '$2::text[]')} ${PREFETCH_ROWS}
+    UNION ALL
+    SELECT 3, 'clock', NULL, NULL, NULL, NULL, NULL, ${ms('statement_timestamp()')}`,
+}
+
+export const prefetchFingerprint = (emails: string, phones: string) =>
+  `(${prefetchCte(emails, phones)} SELECT ${fingerprintSql(PREFETCH_ROWS)})`
 
 // One identity, by contact id or value, and the links naming any of its values, in one statement
 // (one snapshot, one round trip): the operator reads cost what `/identify`'s read costs.
@@ -122,6 +185,55 @@ export function eventsInScopes(scopes: number): string {
       SELECT event_id FROM event_contact WHERE (${conditions.join(' OR ')}) AND event_id > $${after}::int8)
     ORDER BY id LIMIT $${after + 1}`
 }
+
+export const LINK_BY_ID = {
+  name: 'link_by_id',
+  text: `SELECT id, email, phone_number, ${ms('created_at')} AS created_ms FROM link WHERE id = $1`,
+}
+export const LINKS_NAMING = {
+  email: `SELECT id, email, phone_number, ${ms('created_at')} AS created_ms FROM link WHERE email = ANY($1::text[]) ORDER BY id`,
+  phoneNumber: `SELECT id, email, phone_number, ${ms('created_at')} AS created_ms FROM link
+    WHERE phone_number = ANY($1::text[]) ORDER BY id`,
+} as const
+export const HOLDERS = {
+  email: `SELECT ${CONTACT_COLUMNS} FROM contact WHERE coalesce(email, '') = ANY($1::text[]) AND deleted_at IS NULL`,
+  phoneNumber: `SELECT ${CONTACT_COLUMNS} FROM contact WHERE phone_number = ANY($1::text[]) AND deleted_at IS NULL`,
+} as const
+export const DISTINCT_VALUES = {
+  email: 'SELECT DISTINCT email AS value FROM contact WHERE deleted_at IS NULL AND email IS NOT NULL',
+  phoneNumber:
+    'SELECT DISTINCT phone_number AS value FROM contact WHERE deleted_at IS NULL AND phone_number IS NOT NULL',
+} as const
+export const HUB_VALUES = `SELECT kind, value, contacts::int AS contacts FROM (
+    SELECT 'email' AS kind, email AS value, count(*) AS contacts FROM contact
+    WHERE deleted_at IS NULL AND email IS NOT NULL GROUP BY email
+    UNION ALL
+    SELECT 'phoneNumber', phone_number, count(*) FROM contact
+    WHERE deleted_at IS NULL AND phone_number IS NOT NULL GROUP BY phone_number) v
+  ORDER BY contacts DESC, kind, value LIMIT $1`
+export const HUB_IDENTITIES = `SELECT coalesce(linked_id, id) AS root, count(*)::int AS contacts FROM contact
+  WHERE deleted_at IS NULL GROUP BY coalesce(linked_id, id) ORDER BY contacts DESC, root LIMIT $1`
+export const SOFT_DELETE = `UPDATE contact SET deleted_at = statement_timestamp(), updated_at = statement_timestamp()
+  WHERE id = $1 AND deleted_at IS NULL`
+export const SET_LINKS = `UPDATE contact SET linked_id = c.linked,
+    link_precedence = CASE WHEN c.linked IS NULL THEN 'primary' ELSE 'secondary' END, updated_at = statement_timestamp()
+  FROM unnest($1::int8[], $2::int8[]) AS c(id, linked)
+  WHERE contact.id = c.id AND contact.deleted_at IS NULL`
+export const DELETE_LINKS = 'DELETE FROM link WHERE id = ANY($1::int8[])'
+/** Rows outside the erased set that still name an erased contact as primary (deleted ones) let go first. */
+export const UNLINK_ERASED = `UPDATE contact SET linked_id = NULL
+  WHERE linked_id = ANY($1::int8[]) AND NOT id = ANY($1::int8[])`
+export const ERASE_CONTACTS = 'DELETE FROM contact WHERE id = ANY($1::int8[])'
+export const REWRITE_EVENTS = `UPDATE event SET data = c.data FROM unnest($1::int8[], $2::text[]) AS c(id, data)
+  WHERE event.id = c.id`
+export const INSERT_BLOCKED = `INSERT INTO blocked_value (kind, value, pattern, source, created_at)
+  VALUES ($1, $2, $3, $4, statement_timestamp())
+  RETURNING id, kind, value, pattern, source, ${ms('created_at')} AS created_ms`
+export const DELETE_BLOCKED = 'DELETE FROM blocked_value WHERE id = $1'
+export const BUMP_BLOCKLIST = 'UPDATE blocklist_version SET version = version + 1'
+export const MARK_UNHELD = `INSERT INTO unheld_link_value (kind, value) SELECT $1, v FROM unnest($2::text[]) AS v
+  ON CONFLICT DO NOTHING`
+export const CLEAR_UNHELD = 'DELETE FROM unheld_link_value WHERE kind = $1 AND value = ANY($2::text[])'
 
 // Rule 2: all demoted primaries and their secondaries in one statement. Clock: the database's, so
 // instances with skewed clocks still stamp one timeline.

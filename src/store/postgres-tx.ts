@@ -22,11 +22,27 @@
  * every id the snapshot can see.
  */
 import type pg from 'pg'
-import type { Contact, StoredContact } from '../identity/contact.ts'
-import type { NewEvent, StoredEvent } from '../identity/events.ts'
+import type { BlockedValue, BlockKind, BlockList } from '../identity/blocklist.ts'
+import type { Contact, Link, StoredContact } from '../identity/contact.ts'
+import type { EventData, NewEvent, StoredEvent } from '../identity/events.ts'
 import type { IdentifyInput } from '../identity/normalize.ts'
 import type { Created, NewContact } from '../identity/reconcile.ts'
-import type { BatchStart, BatchTx, HistoryScope, IdentityRecord, IdentitySelector, LineageEvent, Tx } from './port.ts'
+import type { BlocklistState } from './blocklist-state.ts'
+import {
+  type BatchStart,
+  type BatchTx,
+  BlocklistChanged,
+  type HistoryScope,
+  type Hubs,
+  type IdentityRecord,
+  type IdentitySelector,
+  type LineageEvent,
+  type LinkPartner,
+  type NewBlockedValue,
+  type Prefetched,
+  type Touched,
+  type Tx,
+} from './port.ts'
 import * as SQL from './postgres-sql.ts'
 
 export type Phase = 'single' | 'optimistic' | 'transaction' | 'batch'
@@ -239,6 +255,30 @@ export function resolveIds<T>(value: T, ids: readonly number[]): T {
   return value
 }
 
+/**
+ * Splits a read's rows into contacts and links, and confirms its block-list version row: a version
+ * that moved since the store read the list fails the unit (it is rerun with the new list).
+ */
+export function splitTouched(rows: readonly SQL.TouchedRow[], blocklist: BlocklistState): Prefetched {
+  const contacts: Contact[] = []
+  const links: LinkPartner[] = []
+  for (const r of rows) {
+    if (r.kind === 'contact') contacts.push(SQL.toContact(r))
+    else if (r.kind === 'link') {
+      links.push({
+        root: Number(r.linked_id),
+        email: r.email ?? '',
+        phoneNumber: r.phone_number ?? '',
+        side: Number(r.created_ms) === 0 ? 'email' : 'phoneNumber',
+      })
+    } else if (r.kind === 'version' && Number(r.id) !== blocklist.version) {
+      blocklist.stale = true
+      throw new BlocklistChanged()
+    }
+  }
+  return { contacts, links }
+}
+
 export class PgTx implements Tx {
   readonly engine = 'postgres'
   protected statements = 0
@@ -248,7 +288,12 @@ export class PgTx implements Tx {
     readonly phase: Phase,
     readonly requestId: string | null,
     readonly buffer: WriteBuffer | null,
+    protected readonly blocklistState: BlocklistState,
   ) {}
+
+  blocklist(): BlockList {
+    return this.blocklistState.list
+  }
 
   /** Runs a read; in `single` only the first, in `optimistic` none but loadTouched. */
   protected async read<R extends pg.QueryResultRow>(query: pg.QueryConfig): Promise<R[]> {
@@ -258,17 +303,23 @@ export class PgTx implements Tx {
     return (await this.client.query<R>(query)).rows
   }
 
-  async loadTouched(input: IdentifyInput): Promise<Contact[]> {
+  async loadTouched(input: IdentifyInput): Promise<Touched> {
     const query = { ...SQL.LOAD_TOUCHED, values: [input.email, input.phoneNumber] }
-    if (this.phase !== 'optimistic') return (await this.read<SQL.ContactRow>(query)).map(SQL.toContact)
-    if (this.statements > 0) throw new RestartInTransaction()
-    this.statements++
-    const rows = (await this.client.query<SQL.ContactRow>(query)).rows
-    this.buffer?.checks.push({
-      sql: (p) => SQL.touchedFingerprint(p.add(input.email, 'text'), p.add(input.phoneNumber, 'text')),
-      expected: SQL.fingerprint(rows),
-    })
-    return rows.map(SQL.toContact)
+    let rows: SQL.TouchedRow[]
+    if (this.phase !== 'optimistic') rows = await this.read<SQL.TouchedRow>(query)
+    else {
+      if (this.statements > 0) throw new RestartInTransaction()
+      this.statements++
+      rows = (await this.client.query<SQL.TouchedRow>(query)).rows
+      // The write's check repeats this read (the block list's version included): if anything moved,
+      // nothing is written.
+      this.buffer?.checks.push({
+        sql: (p) => SQL.touchedFingerprint(p.add(input.email, 'text'), p.add(input.phoneNumber, 'text')),
+        expected: SQL.fingerprint(rows),
+      })
+    }
+    const { contacts, links } = splitTouched(rows, this.blocklistState)
+    return { contacts, throughLinks: links }
   }
 
   async identity(selector: IdentitySelector): Promise<IdentityRecord | null> {
@@ -311,6 +362,113 @@ export class PgTx implements Tx {
     values.push(after, limit)
     const rows = await this.read<SQL.EventRow>({ text: SQL.eventsInScopes(scopes.length), values })
     return rows.map(SQL.toStoredEvent)
+  }
+
+  async link(id: number): Promise<Link | null> {
+    const rows = await this.read<Parameters<typeof SQL.toLink>[0]>({ ...SQL.LINK_BY_ID, values: [id] })
+    return rows[0] === undefined ? null : SQL.toLink(rows[0])
+  }
+
+  async holders(kind: BlockKind, values: readonly string[]): Promise<Contact[]> {
+    if (values.length === 0) return []
+    return (await this.read<SQL.ContactRow>({ text: SQL.HOLDERS[kind], values: [values] })).map(SQL.toContact)
+  }
+
+  async distinctValues(kind: BlockKind): Promise<string[]> {
+    return (await this.read<{ value: string }>({ text: SQL.DISTINCT_VALUES[kind] })).map((r) => r.value)
+  }
+
+  async linksNaming(kind: BlockKind, values: readonly string[]): Promise<Link[]> {
+    if (values.length === 0) return []
+    const rows = await this.read<Parameters<typeof SQL.toLink>[0]>({ text: SQL.LINKS_NAMING[kind], values: [values] })
+    return rows.map(SQL.toLink)
+  }
+
+  async blockedValues(): Promise<BlockedValue[]> {
+    const rows = await this.read<{ version: string; entries: string }>(SQL.BLOCKLIST)
+    return JSON.parse(rows[0]?.entries ?? '[]') as BlockedValue[]
+  }
+
+  async hubs(limit: number): Promise<Hubs> {
+    const values = await this.read<Hubs['values'][number]>({ text: SQL.HUB_VALUES, values: [limit] })
+    const identities = await this.read<{ root: string; contacts: number }>({
+      text: SQL.HUB_IDENTITIES,
+      values: [limit],
+    })
+    return { values, identities: identities.map((r) => ({ primaryContatctId: Number(r.root), contacts: r.contacts })) }
+  }
+
+  /** Operator writes run inside a real transaction, one statement each. */
+  protected async write(query: pg.QueryConfig): Promise<pg.QueryResult> {
+    if (this.phase === 'optimistic') throw new RestartInTransaction()
+    if (this.phase !== 'transaction') throw new TypeError(`a ${this.phase} unit cannot run operator writes`)
+    return this.client.query(query)
+  }
+
+  async softDeleteContact(id: number): Promise<void> {
+    await this.write({ text: SQL.SOFT_DELETE, values: [id] })
+  }
+
+  async setLinks(changes: readonly { readonly id: number; readonly linkedId: number | null }[]): Promise<void> {
+    if (changes.length === 0) return
+    await this.write({ text: SQL.SET_LINKS, values: [changes.map((c) => c.id), changes.map((c) => c.linkedId)] })
+  }
+
+  async deleteLinks(ids: readonly number[]): Promise<void> {
+    if (ids.length > 0) await this.write({ text: SQL.DELETE_LINKS, values: [ids] })
+  }
+
+  async eraseContacts(ids: readonly number[]): Promise<void> {
+    if (ids.length === 0) return
+    await this.write({ text: SQL.UNLINK_ERASED, values: [ids] })
+    await this.write({ text: SQL.ERASE_CONTACTS, values: [ids] })
+  }
+
+  async rewriteEventData(changes: readonly { readonly id: number; readonly data: EventData }[]): Promise<void> {
+    if (changes.length === 0) return
+    await this.write({
+      text: SQL.REWRITE_EVENTS,
+      values: [changes.map((c) => c.id), changes.map((c) => JSON.stringify(c.data))],
+    })
+  }
+
+  async markUnheld(kind: BlockKind, values: readonly string[]): Promise<void> {
+    if (values.length > 0) await this.write({ text: SQL.MARK_UNHELD, values: [kind, values] })
+  }
+
+  async clearUnheld(kind: BlockKind, values: readonly string[]): Promise<void> {
+    if (values.length > 0) await this.write({ text: SQL.CLEAR_UNHELD, values: [kind, values] })
+  }
+
+  async insertBlockedValue(entry: NewBlockedValue): Promise<BlockedValue> {
+    const result = await this.write({
+      text: SQL.INSERT_BLOCKED,
+      values: [entry.kind, entry.value, entry.pattern, entry.source],
+    })
+    await this.write({ text: SQL.BUMP_BLOCKLIST })
+    this.blocklistState.stale = true
+    const r = result.rows[0] as {
+      id: string
+      kind: BlockKind
+      value: string | null
+      pattern: string | null
+      source: BlockedValue['source']
+      created_ms: number
+    }
+    return {
+      id: Number(r.id),
+      kind: r.kind,
+      value: r.value,
+      pattern: r.pattern,
+      source: r.source,
+      createdAt: r.created_ms,
+    }
+  }
+
+  async deleteBlockedValue(id: number): Promise<void> {
+    await this.write({ text: SQL.DELETE_BLOCKED, values: [id] })
+    await this.write({ text: SQL.BUMP_BLOCKLIST })
+    this.blocklistState.stale = true
   }
 
   /** Writes go to the buffer when there is one, else straight to the database. */
@@ -387,35 +545,45 @@ export class PgBatchTx extends PgTx implements BatchTx {
     client: pg.ClientBase,
     readonly start: BatchStart,
     buffer: WriteBuffer,
+    blocklist: BlocklistState,
     requestId: string | null = null,
     private readonly parent: PgBatchTx | null = null,
   ) {
-    super(client, 'batch', requestId, buffer)
+    super(client, 'batch', requestId, buffer, blocklist)
   }
 
   forRequest(requestId: string): Tx {
-    return new PgBatchTx(this.client, this.start, this.buffer as WriteBuffer, requestId, this.parent ?? this)
+    return new PgBatchTx(
+      this.client,
+      this.start,
+      this.buffer as WriteBuffer,
+      this.blocklistState,
+      requestId,
+      this.parent ?? this,
+    )
   }
 
-  override async loadTouched(): Promise<Contact[]> {
+  override async loadTouched(): Promise<Touched> {
     // The store cannot see buffered rows; the importer's cache answers for every value of a batch.
     throw new Error('an import batch read the store outside its prefetch; its cache should have answered')
   }
 
-  async prefetch(emails: readonly string[], phoneNumbers: readonly string[]): Promise<Contact[]> {
+  async prefetch(emails: readonly string[], phoneNumbers: readonly string[]): Promise<Prefetched> {
     if (this.statements++ > 0) throw new Error('an import batch prefetches once')
-    const { rows } = await this.client.query<SQL.ContactRow & { kind: 'contact' | 'clock' }>({
-      ...SQL.PREFETCH,
-      values: [emails, phoneNumbers],
-    })
-    const contacts = rows.filter((r) => r.kind === 'contact')
+    // Not serializable: the final statement's check validates it, and a serializable read of a whole
+    // batch's identities would record predicate locks that make concurrent requests fail (measured:
+    // three times the request retries while an import ran).
+    await this.client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY')
+    const { rows } = await this.client.query<SQL.TouchedRow>({ ...SQL.PREFETCH, values: [emails, phoneNumbers] })
+    await this.client.query('COMMIT')
+    const found = splitTouched(rows, this.blocklistState)
     // The database's clock, as requests are stamped, so instances and importer share one timeline.
     this.#clock = rows.find((r) => r.kind === 'clock')?.created_ms ?? this.#clock
     this.buffer?.checks.push({
       sql: (p) => SQL.prefetchFingerprint(p.add(emails, 'text[]'), p.add(phoneNumbers, 'text[]')),
-      expected: SQL.fingerprint(contacts),
+      expected: SQL.fingerprint(rows),
     })
-    return contacts.map(SQL.toContact)
+    return found
   }
 
   protected override clock(): number {

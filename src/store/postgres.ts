@@ -8,12 +8,15 @@
  */
 import pg from 'pg'
 import { AppError } from '../errors.ts'
+import { type BlockedValue, BlockList } from '../identity/blocklist.ts'
 import type { Link, StoredContact } from '../identity/contact.ts'
 import type { StoredEvent } from '../identity/events.ts'
+import { BlocklistState } from './blocklist-state.ts'
 import {
   BatchContentionError,
   type BatchOptions,
   type BatchTx,
+  BlocklistChanged,
   type ExportRow,
   type RunOptions,
   type Store,
@@ -59,7 +62,7 @@ export interface PostgresStoreOptions {
 
 /** Counters since the store opened; `close()` logs them, the multi-instance test reads them. */
 export interface PostgresStoreStats {
-  /** Units committed. */
+  /** Write units committed (reads commit nothing). */
   committed: number
   /** Units rerun after losing a race (serialization failure, deadlock, same fact inserted, failed check). */
   retries: number
@@ -85,6 +88,7 @@ export class PostgresStore implements Store {
   #sequence = 'contact_id_seq'
   /** The sequence's value after the last import batch's own ids: anything else means others inserted. */
   #expectedLast: string | null = null
+  readonly #blocklist = new BlocklistState()
   #closed = false
 
   /** Prefer `openPostgresStore`, which also applies migrations. */
@@ -151,7 +155,12 @@ export class PostgresStore implements Store {
   /** The shared retry policy, with this store's limits and messages. */
   #policy(overrides: Partial<RetryPolicy> = {}): RetryPolicy {
     return {
-      reasonOf: (err) => (err instanceof StaleRead ? 'pg_stale_read' : retryReason(err)),
+      reasonOf: (err) =>
+        err instanceof StaleRead
+          ? 'pg_stale_read'
+          : err instanceof BlocklistChanged
+            ? 'blocklist_changed'
+            : retryReason(err),
       maxAttempts: this.#maxRetries,
       limits: { connection_lost: this.#maxReconnects },
       // Full jitter, capped low: the winner commits within milliseconds.
@@ -188,7 +197,7 @@ export class PostgresStore implements Store {
     try {
       const result = await withRetry(() => this.#attempt(unit, options), this.#policy())
       ok = true
-      this.stats.committed++
+      if (options.mode === 'write') this.stats.committed++
       return result
     } catch (err) {
       throw this.#closed && !(err instanceof AppError)
@@ -224,10 +233,11 @@ export class PostgresStore implements Store {
 
   async #inPhase<T>(client: pg.PoolClient, unit: Unit<T>, phase: Phase, options: RunOptions): Promise<T> {
     const requestId = options.requestId ?? null
-    if (phase === 'single') return unit(new PgTx(client, 'single', requestId, null))
+    if (this.#blocklist.stale) await this.#readBlocklist(client)
+    if (phase === 'single') return unit(new PgTx(client, 'single', requestId, null, this.#blocklist))
     if (phase === 'optimistic') {
       const buffer = new WriteBuffer()
-      const result = await unit(new PgTx(client, 'optimistic', requestId, buffer))
+      const result = await unit(new PgTx(client, 'optimistic', requestId, buffer, this.#blocklist))
       if (buffer.empty) return result
       const ids = await flush(client, buffer, this.#sequence)
       if (ids === null) throw new StaleRead()
@@ -236,9 +246,19 @@ export class PostgresStore implements Store {
     await client.query(
       options.mode === 'read' ? 'BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY' : 'BEGIN ISOLATION LEVEL SERIALIZABLE',
     )
-    const result = await unit(new PgTx(client, 'transaction', requestId, null))
+    const result = await unit(new PgTx(client, 'transaction', requestId, null, this.#blocklist))
     await client.query('COMMIT')
     return result
+  }
+
+  /** Reads the block list and its version (one statement; only after the version moved). */
+  async #readBlocklist(client: pg.ClientBase): Promise<void> {
+    const { rows } = await client.query<{ version: string; entries: string }>(SQL.BLOCKLIST)
+    const row = rows[0]
+    if (row === undefined) return
+    this.#blocklist.list = new BlockList(JSON.parse(row.entries) as BlockedValue[])
+    this.#blocklist.version = Number(row.version)
+    this.#blocklist.stale = false
   }
 
   /**
@@ -253,6 +273,8 @@ export class PostgresStore implements Store {
         () => this.#batchAttempt(work),
         this.#policy({
           maxAttempts: options.attempts ?? 30,
+          // Background work: back off further than a request does, so the requests it races get through.
+          capMs: 200,
           onRetry: (why, attempt, err) => {
             this.#policy().onRetry?.(why, attempt, err)
             options.onRetry?.()
@@ -280,8 +302,10 @@ export class PostgresStore implements Store {
       const seen = await client.query<{ last: string }>(`SELECT last_value::text AS last FROM ${this.#sequence}`)
       const last = seen.rows[0]?.last ?? null
       const othersWrote = this.#expectedLast !== null && last !== this.#expectedLast
+      if (this.#blocklist.stale) await this.#readBlocklist(client)
       const buffer = new WriteBuffer()
-      const result = await work(new PgBatchTx(client, { cacheValid: false, othersWrote, empty: false }, buffer))
+      const start = { cacheValid: false, othersWrote, empty: false }
+      const result = await work(new PgBatchTx(client, start, buffer, this.#blocklist))
       const ids = buffer.empty ? [] : await flush(client, buffer, this.#sequence)
       if (ids === null) throw new StaleRead()
       this.#expectedLast = ids.length > 0 ? String(ids.at(-1)) : last

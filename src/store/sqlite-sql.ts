@@ -24,9 +24,76 @@ const ROOT_OF_CONTACT = '(SELECT coalesce(linked_id, id) FROM contact WHERE id =
 // Every live contact of every identity that shares the email or the phone number: each value names
 // at most one root, and one range scan of `contact_root` per root reads the identity. The cost
 // follows the size of the identities touched, never the size of the table.
-export const LOAD_TOUCHED = `SELECT ${CONTACT_COLUMNS} FROM contact
+// The block list's version comes with it, as one more row (`kind = 'version'`, in `id`), so one
+// statement both reads the identities and confirms the list the request was filtered with.
+export const LOAD_TOUCHED = `SELECT 'contact' AS kind, ${CONTACT_COLUMNS} FROM contact
   WHERE coalesce(linked_id, id) IN (${ROOT_OF_EMAIL('@email')}, ${ROOT_OF_PHONE('@phoneNumber')})
-    AND deleted_at IS NULL`
+    AND deleted_at IS NULL
+  UNION ALL
+  SELECT 'version', version, NULL, NULL, NULL, NULL, NULL FROM blocklist_version`
+
+/**
+ * The identities links join to a request value no live contact holds (SPEC §6: a link joins again
+ * once a contact holds its value — the request's new one will). Asked only for such values.
+ */
+export const LINK_PARTNERS = `
+  SELECT ${ROOT_OF_PHONE('l.phone_number')} AS root, l.email, l.phone_number AS phoneNumber, 'email' AS side
+  FROM link l
+  WHERE l.email = @email AND EXISTS (SELECT 1 FROM unheld_link_value WHERE kind = 'email' AND value = @email)
+  UNION ALL
+  SELECT ${ROOT_OF_EMAIL('l.email')}, l.email, l.phone_number, 'phoneNumber' FROM link l
+  WHERE l.phone_number = @phoneNumber
+    AND EXISTS (SELECT 1 FROM unheld_link_value WHERE kind = 'phoneNumber' AND value = @phoneNumber)`
+
+export const MARK_UNHELD = 'INSERT OR IGNORE INTO unheld_link_value (kind, value) VALUES (?, ?)'
+export const CLEAR_UNHELD = 'DELETE FROM unheld_link_value WHERE kind = ? AND value = ?'
+
+export const BLOCKLIST_VERSION = 'SELECT version FROM blocklist_version'
+export const BUMP_BLOCKLIST = 'UPDATE blocklist_version SET version = version + 1'
+const BLOCKED_COLUMNS = 'id, kind, value, pattern, source, created_at AS createdAt'
+export const BLOCKED_VALUES = `SELECT ${BLOCKED_COLUMNS} FROM blocked_value ORDER BY id`
+export const INSERT_BLOCKED = `INSERT INTO blocked_value (kind, value, pattern, source, created_at)
+  VALUES (?, ?, ?, ?, ?) RETURNING ${BLOCKED_COLUMNS}`
+export const DELETE_BLOCKED = 'DELETE FROM blocked_value WHERE id = ?'
+
+const LINK_COLUMNS = 'id, email, phone_number AS phoneNumber, created_at AS createdAt'
+export const LINK_BY_ID = `SELECT ${LINK_COLUMNS} FROM link WHERE id = ?`
+export const LINKS_NAMING = {
+  email: `SELECT ${LINK_COLUMNS} FROM link WHERE email IN (SELECT value FROM json_each(?)) ORDER BY id`,
+  phoneNumber: `SELECT ${LINK_COLUMNS} FROM link WHERE phone_number IN (SELECT value FROM json_each(?)) ORDER BY id`,
+} as const
+export const HOLDERS = {
+  email: `SELECT ${CONTACT_COLUMNS} FROM contact
+    WHERE coalesce(email, '') IN (SELECT value FROM json_each(?)) AND deleted_at IS NULL`,
+  phoneNumber: `SELECT ${CONTACT_COLUMNS} FROM contact
+    WHERE phone_number IN (SELECT value FROM json_each(?)) AND deleted_at IS NULL`,
+} as const
+export const DISTINCT_VALUES = {
+  email: `SELECT DISTINCT coalesce(email, '') FROM contact WHERE deleted_at IS NULL AND email IS NOT NULL`,
+  phoneNumber: 'SELECT DISTINCT phone_number FROM contact WHERE deleted_at IS NULL AND phone_number IS NOT NULL',
+} as const
+
+/** The values held by the most live contacts, and the largest identities (full scans: an operator report). */
+export const HUB_VALUES = `SELECT kind, value, contacts FROM (
+    SELECT 'email' AS kind, email AS value, count(*) AS contacts FROM contact
+    WHERE deleted_at IS NULL AND email IS NOT NULL GROUP BY coalesce(email, '')
+    UNION ALL
+    SELECT 'phoneNumber', phone_number, count(*) FROM contact
+    WHERE deleted_at IS NULL AND phone_number IS NOT NULL GROUP BY phone_number)
+  ORDER BY contacts DESC, kind, value LIMIT ?`
+export const HUB_IDENTITIES = `SELECT coalesce(linked_id, id) AS primaryContatctId, count(*) AS contacts FROM contact
+  WHERE deleted_at IS NULL GROUP BY coalesce(linked_id, id) ORDER BY contacts DESC, primaryContatctId LIMIT ?`
+
+export const SOFT_DELETE = 'UPDATE contact SET deleted_at = ?, updated_at = ? WHERE id = ? AND deleted_at IS NULL'
+export const SET_LINK = `UPDATE contact SET linked_id = ?1,
+  link_precedence = CASE WHEN ?1 IS NULL THEN 'primary' ELSE 'secondary' END, updated_at = ?2
+  WHERE id = ?3 AND deleted_at IS NULL`
+export const DELETE_LINK = 'DELETE FROM link WHERE id = ?'
+/** Rows outside the erased set that still name an erased contact as primary (deleted ones) let go first. */
+export const UNLINK_ERASED = `UPDATE contact SET linked_id = NULL
+  WHERE linked_id IN (SELECT value FROM json_each(?1)) AND id NOT IN (SELECT value FROM json_each(?1))`
+export const ERASE_CONTACTS = 'DELETE FROM contact WHERE id IN (SELECT value FROM json_each(?))'
+export const REWRITE_EVENT = 'UPDATE event SET data = ? WHERE id = ?'
 
 /** Every live contact of one identity, oldest first, found by a contact id, an email or a phone. */
 export const IDENTITY_BY = {

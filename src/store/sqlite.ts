@@ -10,24 +10,31 @@ import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
 import { AppError } from '../errors.ts'
+import { type BlockedValue, type BlockKind, BlockList } from '../identity/blocklist.ts'
 import type { Contact, Link, StoredContact } from '../identity/contact.ts'
-import type { EventContact, EventRole, NewEvent, StoredEvent } from '../identity/events.ts'
+import type { EventContact, EventData, EventRole, NewEvent, StoredEvent } from '../identity/events.ts'
 import type { IdentifyInput } from '../identity/normalize.ts'
 import type { Created, NewContact } from '../identity/reconcile.ts'
+import { BlocklistState } from './blocklist-state.ts'
 import { migrations } from './migrations.ts'
-import type {
-  BatchStart,
-  BatchTx,
-  ExportRow,
-  HistoryScope,
-  IdentityRecord,
-  IdentitySelector,
-  LineageEvent,
-  RunOptions,
-  Store,
-  StoreObserver,
-  Tx,
-  Unit,
+import {
+  type BatchStart,
+  type BatchTx,
+  BlocklistChanged,
+  type ExportRow,
+  type HistoryScope,
+  type Hubs,
+  type IdentityRecord,
+  type IdentitySelector,
+  type LineageEvent,
+  type LinkPartner,
+  type NewBlockedValue,
+  type RunOptions,
+  type Store,
+  type StoreObserver,
+  type Touched,
+  type Tx,
+  type Unit,
 } from './port.ts'
 import { linksToReconstruct } from './reconstruct.ts'
 import { withRetry } from './retry.ts'
@@ -50,7 +57,27 @@ type Statement<P extends unknown[] = unknown[], R = unknown> = Database.Statemen
 
 /** The connection's prepared statements, shared by every unit. */
 class Statements {
-  readonly loadTouched: Statement<[IdentifyInput], Contact>
+  readonly loadTouched: Statement<[IdentifyInput], Contact & { kind: 'contact' | 'version' }>
+  readonly linkPartners: Statement<[IdentifyInput], Omit<LinkPartner, 'root'> & { root: number | null }>
+  readonly blocklistVersion: Statement<[], number>
+  readonly blockedValues: Statement<[], BlockedValue>
+  readonly insertBlocked: Statement<[string, string | null, string | null, string, number], BlockedValue>
+  readonly deleteBlocked: Statement<[number]>
+  readonly bumpBlocklist: Statement<[]>
+  readonly linkById: Statement<[number], Link>
+  readonly linksNaming: Record<BlockKind, Statement<[string], Link>>
+  readonly holders: Record<BlockKind, Statement<[string], Contact>>
+  readonly distinctValues: Record<BlockKind, Statement<[], string>>
+  readonly hubValues: Statement<[number], Hubs['values'][number]>
+  readonly hubIdentities: Statement<[number], Hubs['identities'][number]>
+  readonly softDelete: Statement<[number, number, number]>
+  readonly setLink: Statement<[number | null, number, number]>
+  readonly deleteLink: Statement<[number]>
+  readonly unlinkErased: Statement<[string]>
+  readonly eraseContacts: Statement<[string]>
+  readonly rewriteEvent: Statement<[string, number]>
+  readonly markUnheld: Statement<[string, string]>
+  readonly clearUnheld: Statement<[string, string]>
   readonly identityBy: Record<keyof typeof SQL.IDENTITY_BY, Statement<[number | string], StoredContact>>
   readonly identityOfRoot: Statement<[number], Contact>
   readonly linksOf: Statement<[string, string], Link>
@@ -68,6 +95,32 @@ class Statements {
   constructor(db: Database.Database) {
     this.#db = db
     this.loadTouched = db.prepare(SQL.LOAD_TOUCHED)
+    this.linkPartners = db.prepare(SQL.LINK_PARTNERS)
+    this.blocklistVersion = db.prepare<[], number>(SQL.BLOCKLIST_VERSION).pluck()
+    this.blockedValues = db.prepare(SQL.BLOCKED_VALUES)
+    this.insertBlocked = db.prepare(SQL.INSERT_BLOCKED)
+    this.deleteBlocked = db.prepare(SQL.DELETE_BLOCKED)
+    this.bumpBlocklist = db.prepare(SQL.BUMP_BLOCKLIST)
+    this.linkById = db.prepare(SQL.LINK_BY_ID)
+    this.linksNaming = {
+      email: db.prepare(SQL.LINKS_NAMING.email),
+      phoneNumber: db.prepare(SQL.LINKS_NAMING.phoneNumber),
+    }
+    this.holders = { email: db.prepare(SQL.HOLDERS.email), phoneNumber: db.prepare(SQL.HOLDERS.phoneNumber) }
+    this.distinctValues = {
+      email: db.prepare<[], string>(SQL.DISTINCT_VALUES.email).pluck(),
+      phoneNumber: db.prepare<[], string>(SQL.DISTINCT_VALUES.phoneNumber).pluck(),
+    }
+    this.hubValues = db.prepare(SQL.HUB_VALUES)
+    this.hubIdentities = db.prepare(SQL.HUB_IDENTITIES)
+    this.softDelete = db.prepare(SQL.SOFT_DELETE)
+    this.setLink = db.prepare(SQL.SET_LINK)
+    this.deleteLink = db.prepare(SQL.DELETE_LINK)
+    this.unlinkErased = db.prepare(SQL.UNLINK_ERASED)
+    this.eraseContacts = db.prepare(SQL.ERASE_CONTACTS)
+    this.rewriteEvent = db.prepare(SQL.REWRITE_EVENT)
+    this.markUnheld = db.prepare(SQL.MARK_UNHELD)
+    this.clearUnheld = db.prepare(SQL.CLEAR_UNHELD)
     this.identityBy = {
       contactId: db.prepare(SQL.IDENTITY_BY.contactId),
       email: db.prepare(SQL.IDENTITY_BY.email),
@@ -126,18 +179,53 @@ class SqliteTx implements Tx {
   readonly engine = 'sqlite'
   readonly #s: Statements
   readonly #clock: Stamper
+  readonly #blocklist: BlocklistState
+  /** Set when the unit erased rows, so the runner can push the erased pages out of the log. */
+  erased = false
 
   constructor(
     statements: Statements,
     clock: Stamper,
+    blocklist: BlocklistState,
     readonly requestId: string | null,
   ) {
     this.#s = statements
     this.#clock = clock
+    this.#blocklist = blocklist
   }
 
-  loadTouched(input: IdentifyInput): Contact[] {
-    return this.#s.loadTouched.all(input)
+  blocklist(): BlockList {
+    return this.#blocklist.list
+  }
+
+  loadTouched(input: IdentifyInput): Touched {
+    const rows = this.#s.loadTouched.all(input)
+    const contacts: Contact[] = []
+    for (const { kind, ...row } of rows) {
+      if (kind === 'contact') contacts.push(row)
+      else if (row.id !== this.#blocklist.version) {
+        this.#blocklist.stale = true
+        throw new BlocklistChanged()
+      }
+    }
+    // Links matter only for a value nobody holds: a held one is already inside its identity.
+    const email = input.email !== null && !contacts.some((c) => c.email === input.email) ? input.email : null
+    const phoneNumber =
+      input.phoneNumber !== null && !contacts.some((c) => c.phoneNumber === input.phoneNumber)
+        ? input.phoneNumber
+        : null
+    if (email === null && phoneNumber === null) return { contacts, throughLinks: [] }
+    const throughLinks = this.#s.linkPartners
+      .all({ email, phoneNumber })
+      .filter((l): l is LinkPartner => l.root !== null)
+    if (throughLinks.length === 0) return { contacts, throughLinks }
+    const roots = new Set(contacts.map((c) => c.linkedId ?? c.id))
+    for (const l of throughLinks) {
+      if (roots.has(l.root)) continue
+      roots.add(l.root)
+      contacts.push(...this.#s.identityOfRoot.all(l.root))
+    }
+    return { contacts, throughLinks }
   }
 
   identity(selector: IdentitySelector): IdentityRecord | null {
@@ -179,8 +267,78 @@ class SqliteTx implements Tx {
       .map(toStoredEvent)
   }
 
+  link(id: number): Link | null {
+    return this.#s.linkById.get(id) ?? null
+  }
+
+  holders(kind: BlockKind, values: readonly string[]): Contact[] {
+    return values.length === 0 ? [] : this.#s.holders[kind].all(JSON.stringify(values))
+  }
+
+  distinctValues(kind: BlockKind): string[] {
+    return this.#s.distinctValues[kind].all()
+  }
+
+  linksNaming(kind: BlockKind, values: readonly string[]): Link[] {
+    return values.length === 0 ? [] : this.#s.linksNaming[kind].all(JSON.stringify(values))
+  }
+
+  blockedValues(): BlockedValue[] {
+    return this.#s.blockedValues.all()
+  }
+
+  hubs(limit: number): Hubs {
+    return { values: this.#s.hubValues.all(limit), identities: this.#s.hubIdentities.all(limit) }
+  }
+
   relink(fromRoot: number, toPrimary: number): void {
     this.#s.relink.run(toPrimary, this.#clock.stamp(), fromRoot)
+  }
+
+  softDeleteContact(id: number): void {
+    const now = this.#clock.stamp()
+    this.#s.softDelete.run(now, now, id)
+  }
+
+  setLinks(changes: readonly { readonly id: number; readonly linkedId: number | null }[]): void {
+    const now = this.#clock.stamp()
+    for (const c of changes) this.#s.setLink.run(c.linkedId, now, c.id)
+  }
+
+  deleteLinks(ids: readonly number[]): void {
+    for (const id of ids) this.#s.deleteLink.run(id)
+  }
+
+  eraseContacts(ids: readonly number[]): void {
+    const list = JSON.stringify(ids)
+    this.#s.unlinkErased.run(list)
+    this.#s.eraseContacts.run(list)
+    this.erased = true
+  }
+
+  rewriteEventData(changes: readonly { readonly id: number; readonly data: EventData }[]): void {
+    for (const c of changes) this.#s.rewriteEvent.run(JSON.stringify(c.data), c.id)
+  }
+
+  markUnheld(kind: BlockKind, values: readonly string[]): void {
+    for (const v of values) this.#s.markUnheld.run(kind, v)
+  }
+
+  clearUnheld(kind: BlockKind, values: readonly string[]): void {
+    for (const v of values) this.#s.clearUnheld.run(kind, v)
+  }
+
+  insertBlockedValue(entry: NewBlockedValue): BlockedValue {
+    const row = this.#s.insertBlocked.get(entry.kind, entry.value, entry.pattern, entry.source, this.#clock.stamp())
+    this.#s.bumpBlocklist.run()
+    this.#blocklist.stale = true
+    return row as BlockedValue
+  }
+
+  deleteBlockedValue(id: number): void {
+    this.#s.deleteBlocked.run(id)
+    this.#s.bumpBlocklist.run()
+    this.#blocklist.stale = true
   }
 
   insertContact(c: NewContact): Created {
@@ -213,18 +371,21 @@ class SqliteTx implements Tx {
 class SqliteBatchTx extends SqliteTx implements BatchTx {
   readonly #s: Statements
   readonly #clock: Stamper
+  readonly #blocklist: BlocklistState
   constructor(
     statements: Statements,
     clock: Stamper,
+    blocklist: BlocklistState,
     readonly start: BatchStart,
   ) {
-    super(statements, clock, null)
+    super(statements, clock, blocklist, null)
     this.#s = statements
     this.#clock = clock
+    this.#blocklist = blocklist
   }
 
   forRequest(requestId: string): Tx {
-    return new SqliteTx(this.#s, this.#clock, requestId)
+    return new SqliteTx(this.#s, this.#clock, this.#blocklist, requestId)
   }
 }
 
@@ -268,6 +429,7 @@ export class SqliteStore implements Store {
   readonly #lockWaitMs: number
   readonly #observer: StoreObserver | undefined
   readonly #s: Statements
+  readonly #blocklist = new BlocklistState()
   readonly #queue: Job[] = []
   #draining: Promise<void> | null = null
   /** `data_version` and `total_changes()` after the last batch: whether its reads still hold. */
@@ -295,6 +457,8 @@ export class SqliteStore implements Store {
     db.pragma('busy_timeout = 10000')
     if (!inMemory) db.pragma('journal_mode = WAL')
     db.pragma(`synchronous = ${options.synchronous ?? 'normal'}`)
+    // Deleted content is overwritten in the file, so an erased value is not left in free pages.
+    db.pragma('secure_delete = ON')
     migrate(db)
     // In steady state a busy lock is retried asynchronously (see #attempt), not waited for here.
     db.pragma('busy_timeout = 0')
@@ -353,14 +517,17 @@ export class SqliteStore implements Store {
         const immediate = mode === 'batch' || (mode === 'write' && attempt > 0)
         this.db.exec(immediate ? 'BEGIN IMMEDIATE' : 'BEGIN')
         try {
+          // A batch holds the write lock from the start, so the list it reads now stays current.
+          if (this.#blocklist.stale || mode === 'batch') this.#readBlocklist()
           const clock = new Clock(this.#s.newest)
           const tx =
             mode === 'batch'
-              ? new SqliteBatchTx(this.#s, clock, this.#batchStart())
-              : new SqliteTx(this.#s, clock, requestId)
+              ? new SqliteBatchTx(this.#s, clock, this.#blocklist, this.#batchStart())
+              : new SqliteTx(this.#s, clock, this.#blocklist, requestId)
           const value = await work(tx)
           this.db.exec('COMMIT')
           if (mode === 'batch') this.#afterLastBatch = this.#versions()
+          if (tx.erased) this.#afterErasure()
           return value
         } catch (err) {
           if (this.db.inTransaction) this.db.exec('ROLLBACK')
@@ -369,6 +536,7 @@ export class SqliteStore implements Store {
       },
       {
         reasonOf: (err) => {
+          if (err instanceof BlocklistChanged) return 'blocklist_changed'
           const code = busyCode(err)
           if (code === null) return null
           waited = true
@@ -391,6 +559,26 @@ export class SqliteStore implements Store {
     )
     if (waited) this.#observer?.lockWait((performance.now() - began) / 1000)
     return result
+  }
+
+  #readBlocklist(): void {
+    const version = this.#s.blocklistVersion.get() as number
+    if (version !== this.#blocklist.version) this.#blocklist.list = new BlockList(this.#s.blockedValues.all())
+    this.#blocklist.version = version
+    this.#blocklist.stale = false
+  }
+
+  /**
+   * Erased rows are gone from the tables but their old pages are still in the write-ahead log (and,
+   * without secure_delete, in free pages): checkpoint and truncate the log so the file holds the
+   * only copy, overwritten (docs/erasure.md says what this does and does not reach).
+   */
+  #afterErasure(): void {
+    try {
+      this.db.pragma('wal_checkpoint(TRUNCATE)')
+    } catch {
+      // Another process reading the log keeps it; its pages are reused as the log wraps.
+    }
   }
 
   /**
@@ -475,18 +663,29 @@ function migrate(db: Database.Database): void {
 }
 
 function reconstructLinks(db: Database.Database): void {
-  // The iteration holds the connection, so the plan is collected before it is written.
+  // The iteration holds the connection, so the plan is collected before it is written. Only the
+  // tables of schema 2 exist yet: the statements are its own, not the store's.
   const rows = db
     .prepare<[], StoredContact>(
       `SELECT ${SQL.STORED_COLUMNS} FROM contact WHERE deleted_at IS NULL ORDER BY coalesce(linked_id, id), id`,
     )
     .iterate()
   const planned = [...linksToReconstruct(rows)]
-  const statements = new Statements(db)
+  const insertLink = db.prepare(SQL.INSERT_LINK)
+  const insertEvent = db.prepare(SQL.INSERT_EVENT)
+  const insertEventContact = db.prepare(SQL.INSERT_EVENT_CONTACT)
   for (const link of planned) {
-    statements.insertLink.run(link.email, link.phoneNumber, link.createdAt)
-    const tx = new SqliteTx(statements, { stamp: () => link.createdAt }, null)
-    tx.appendEvent(link.event)
+    insertLink.run(link.email, link.phoneNumber, link.createdAt)
+    const { shown } = splitRoles(link.event.contacts)
+    const event = insertEvent.run(
+      link.event.type,
+      link.createdAt,
+      null,
+      JSON.stringify(shown.map((c) => [c.id, c.role])),
+      null,
+      JSON.stringify(link.event.data),
+    )
+    for (const c of shown) insertEventContact.run(c.id, Number(event.lastInsertRowid), 0)
   }
 }
 

@@ -42,8 +42,15 @@ export interface Evidence {
  * when a chain of values (stored contacts and the evidence's email–phone pairs) joins them. Without,
  * only "shared value ⇒ same primary".
  */
-export function assertInvariants(rows: readonly StoredContact[], evidence?: readonly Evidence[]): void {
+export function assertInvariants(
+  rows: readonly StoredContact[],
+  evidence?: readonly Evidence[],
+  blocked: Blocked = () => false,
+): void {
   const requests = evidence
+  // SPEC §9: a blocked value joins nothing, so only the others count as shared.
+  const valueKeys = (c: { email: string | null; phoneNumber: string | null }) =>
+    allValueKeys(c).filter((k) => !blocked(k.startsWith('e:') ? 'email' : 'phoneNumber', k.slice(2)))
   const live = rows.filter((r) => r.deletedAt === null)
   const byId = new Map(live.map((r) => [r.id, r]))
   const primaryOf = (r: StoredContact) => r.linkedId ?? r.id
@@ -81,13 +88,17 @@ export function assertInvariants(rows: readonly StoredContact[], evidence?: read
   // I2, second half: everything under one primary is joined by a chain of values.
   if (requests !== undefined) {
     const chains = new Components()
-    for (const r of live) linkValues(chains, r)
+    for (const r of live) linkValues(chains, r, valueKeys)
     // Evidence joins two values only while live contacts hold them both (SPEC §6).
     const held = new Set(live.flatMap(valueKeys))
-    for (const q of requests) if (valueKeys(q).every((k) => held.has(k))) linkValues(chains, q)
+    for (const q of requests) {
+      const keys = valueKeys(q)
+      if (keys.length === allValueKeys(q).length && keys.every((k) => held.has(k))) linkValues(chains, q, valueKeys)
+    }
     const componentOfPrimary = new Map<number, string>()
     for (const r of live) {
-      const component = chains.find(valueKeys(r)[0] as string)
+      // A contact whose every value is blocked joins nothing: a component of its own.
+      const component = chains.find(valueKeys(r)[0] ?? `c:${r.id}`)
       const seen = componentOfPrimary.get(primaryOf(r))
       if (seen === undefined) componentOfPrimary.set(primaryOf(r), component)
       else assert.equal(component, seen, `I2: contact ${r.id} is linked to ${primaryOf(r)} without a chain`)
@@ -116,14 +127,21 @@ export function assertInvariants(rows: readonly StoredContact[], evidence?: read
   }
 }
 
-function valueKeys(c: { email: string | null; phoneNumber: string | null }): string[] {
+/** Whether a value is blocked (and so joins nothing). */
+export type Blocked = (kind: 'email' | 'phoneNumber', value: string) => boolean
+
+function allValueKeys(c: { email: string | null; phoneNumber: string | null }): string[] {
   const keys: string[] = []
   if (c.email !== null) keys.push(emailKey(c.email))
   if (c.phoneNumber !== null) keys.push(phoneKey(c.phoneNumber))
   return keys
 }
 
-function linkValues(components: Components, c: { email: string | null; phoneNumber: string | null }): void {
+function linkValues(
+  components: Components,
+  c: { email: string | null; phoneNumber: string | null },
+  valueKeys: (c: { email: string | null; phoneNumber: string | null }) => string[],
+): void {
   const [a, b] = valueKeys(c)
   if (a !== undefined) components.find(a)
   if (a !== undefined && b !== undefined) components.union(a, b)
