@@ -85,13 +85,13 @@ export const HUB_IDENTITIES = `SELECT coalesce(linked_id, id) AS primaryContatct
   WHERE deleted_at IS NULL GROUP BY coalesce(linked_id, id) ORDER BY contacts DESC, primaryContatctId LIMIT ?`
 
 export const SOFT_DELETE = 'UPDATE contact SET deleted_at = ?, updated_at = ? WHERE id = ? AND deleted_at IS NULL'
-export const SET_LINK = `UPDATE contact SET linked_id = ?1,
-  link_precedence = CASE WHEN ?1 IS NULL THEN 'primary' ELSE 'secondary' END, updated_at = ?2
-  WHERE id = ?3 AND deleted_at IS NULL`
+export const SET_LINK = `UPDATE contact SET linked_id = @linkedId,
+  link_precedence = CASE WHEN @linkedId IS NULL THEN 'primary' ELSE 'secondary' END, updated_at = @now
+  WHERE id = @id AND deleted_at IS NULL`
 export const DELETE_LINK = 'DELETE FROM link WHERE id = ?'
 /** Rows outside the erased set that still name an erased contact as primary (deleted ones) let go first. */
 export const UNLINK_ERASED = `UPDATE contact SET linked_id = NULL
-  WHERE linked_id IN (SELECT value FROM json_each(?1)) AND id NOT IN (SELECT value FROM json_each(?1))`
+  WHERE linked_id IN (SELECT value FROM json_each(@ids)) AND id NOT IN (SELECT value FROM json_each(@ids))`
 export const ERASE_CONTACTS = 'DELETE FROM contact WHERE id IN (SELECT value FROM json_each(?))'
 export const REWRITE_EVENT = 'UPDATE event SET data = ? WHERE id = ?'
 

@@ -71,9 +71,9 @@ class Statements {
   readonly hubValues: Statement<[number], Hubs['values'][number]>
   readonly hubIdentities: Statement<[number], Hubs['identities'][number]>
   readonly softDelete: Statement<[number, number, number]>
-  readonly setLink: Statement<[number | null, number, number]>
+  readonly setLink: Statement<[{ linkedId: number | null; now: number; id: number }]>
   readonly deleteLink: Statement<[number]>
-  readonly unlinkErased: Statement<[string]>
+  readonly unlinkErased: Statement<[{ ids: string }]>
   readonly eraseContacts: Statement<[string]>
   readonly rewriteEvent: Statement<[string, number]>
   readonly markUnheld: Statement<[string, string]>
@@ -302,7 +302,7 @@ class SqliteTx implements Tx {
 
   setLinks(changes: readonly { readonly id: number; readonly linkedId: number | null }[]): void {
     const now = this.#clock.stamp()
-    for (const c of changes) this.#s.setLink.run(c.linkedId, now, c.id)
+    for (const c of changes) this.#s.setLink.run({ linkedId: c.linkedId, now, id: c.id })
   }
 
   deleteLinks(ids: readonly number[]): void {
@@ -311,7 +311,7 @@ class SqliteTx implements Tx {
 
   eraseContacts(ids: readonly number[]): void {
     const list = JSON.stringify(ids)
-    this.#s.unlinkErased.run(list)
+    this.#s.unlinkErased.run({ ids: list })
     this.#s.eraseContacts.run(list)
     this.erased = true
   }

@@ -170,9 +170,12 @@ export async function storePool(engine: EngineCase): Promise<StorePool> {
   }
 }
 
-/** Removes every contact, link and event and restarts ids at 1, as in a new database. */
+/** Removes every contact, link, event and blocked value and restarts ids at 1, as in a new database. */
 export async function emptyPostgres(store: Store): Promise<void> {
-  await withClient(store, (client) => client.query('TRUNCATE contact, link, event, event_contact RESTART IDENTITY'))
+  await withClient(store, (client) =>
+    client.query(`TRUNCATE contact, link, event, event_contact, blocked_value, unheld_link_value RESTART IDENTITY;
+      UPDATE blocklist_version SET version = version + 1`),
+  )
 }
 
 /** The columns the equivalence is judged on. */
