@@ -19,6 +19,7 @@ import { importRecords, type Reject } from './import/engine.ts'
 import { startProgress } from './import/progress.ts'
 import { IMPORT_FORMATS, type ImportFormat } from './import/record.ts'
 import { openSource } from './import/source.ts'
+import { operatorCommands } from './operator-cli.ts'
 import { startServer } from './serve.ts'
 import { openStore } from './store/open.ts'
 
@@ -29,7 +30,7 @@ export const EXIT_REJECTED_ROWS = 2
 const program = new Command()
   .name('identity')
   .description(
-    'Identity reconciliation service (BiteSpeed POST /identify): server, migrations, batch import and export.',
+    'Identity reconciliation service (BiteSpeed POST /identify): server, migrations, batch import and export, and the operator commands (delete-contact, delete-link, erase, block, unblock, blocked, hubs).',
   )
   .addHelpText(
     'after',
@@ -125,6 +126,8 @@ contact (its id and createdAt are the link's).
       await store.close()
     }
   })
+
+operatorCommands(program)
 
 interface ImportCommandOptions {
   format?: ImportFormat
