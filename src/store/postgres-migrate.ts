@@ -24,11 +24,13 @@ const CREATE_RACE = new Set(['23505', '42P07', '42710'])
  * @example
  * const applied = await migratePostgres(client) // [1, 2] on a new database, [] afterwards
  */
-export function migratePostgres(client: pg.ClientBase): Promise<number[]> {
-  return withRetry(
+export async function migratePostgres(client: pg.ClientBase): Promise<number[]> {
+  // Versions applied by an attempt that then lost a race on a later one stay applied: keep them.
+  const applied: number[] = []
+  await withRetry(
     async () => {
       try {
-        return await applyPending(client)
+        return await applyPending(client, applied)
       } catch (err) {
         await client.query('ROLLBACK').catch(() => undefined)
         throw err
@@ -42,16 +44,16 @@ export function migratePostgres(client: pg.ClientBase): Promise<number[]> {
       maxAttempts: 20,
     },
   )
+  return applied
 }
 
-async function applyPending(client: pg.ClientBase): Promise<number[]> {
+async function applyPending(client: pg.ClientBase, now: number[]): Promise<void> {
   await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
     version    INTEGER PRIMARY KEY,
     name       TEXT NOT NULL,
     applied_at TIMESTAMPTZ(3) NOT NULL DEFAULT now())`)
   const done = await client.query<{ version: number }>('SELECT version FROM schema_migrations')
   const applied = new Set(done.rows.map((r) => Number(r.version)))
-  const now: number[] = []
   for (const m of migrations) {
     if (applied.has(m.version)) continue
     await client.query('BEGIN')
@@ -70,7 +72,6 @@ async function applyPending(client: pg.ClientBase): Promise<number[]> {
     await client.query('COMMIT')
     now.push(m.version)
   }
-  return now
 }
 
 async function reconstructLinks(client: pg.ClientBase): Promise<void> {
