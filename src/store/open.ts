@@ -29,7 +29,13 @@ export interface OpenStoreOptions {
 export async function openStore(config: Config, options: OpenStoreOptions = {}): Promise<Store> {
   const target = config.database
   if (target.engine === 'sqlite') {
-    return new SqliteStore({ path: target.path, synchronous: config.sqliteSynchronous, observer: options.observer })
+    return new SqliteStore({
+      path: target.path,
+      synchronous: config.sqliteSynchronous,
+      observer: options.observer,
+      // An import's batches revisit index pages across the whole file: keep them (128 MiB).
+      ...(options.purpose === 'cli' ? { cacheSizeKiB: 131072 } : {}),
+    })
   }
   const cli = options.purpose === 'cli'
   return openPostgresStore({

@@ -15,6 +15,7 @@ export const STORED_COLUMNS = `${CONTACT_COLUMNS}, updated_at AS updatedAt, dele
  * The root (primary id) of the identity holding a value. All contacts sharing a value share a
  * primary (I2), so one row answers.
  */
+// A column compared with the expression must lose its TEXT affinity (`+col`), or SQLite scans the index.
 const ROOT_OF_EMAIL = (param: string) =>
   `(SELECT coalesce(linked_id, id) FROM contact WHERE coalesce(email, '') = ${param} AND deleted_at IS NULL LIMIT 1)`
 const ROOT_OF_PHONE = (param: string) =>
@@ -41,7 +42,7 @@ export const LINK_PARTNERS = `
   FROM link l
   WHERE l.email = @email AND EXISTS (SELECT 1 FROM unheld_link_value WHERE kind = 'email' AND value = @email)
   UNION ALL
-  SELECT ${ROOT_OF_EMAIL('l.email')}, l.email, l.phone_number, 'phoneNumber' FROM link l
+  SELECT ${ROOT_OF_EMAIL('+l.email')}, l.email, l.phone_number, 'phoneNumber' FROM link l
   WHERE l.phone_number = @phoneNumber
     AND EXISTS (SELECT 1 FROM unheld_link_value WHERE kind = 'phoneNumber' AND value = @phoneNumber)`
 
@@ -160,7 +161,7 @@ export const EXPORT_ROWS = `
   FROM contact WHERE deleted_at IS NULL
   UNION ALL
   SELECT 'link', root, id, email, phone_number, NULL, created_at, 1 FROM (
-    SELECT l.id, l.email, l.phone_number, l.created_at, ${ROOT_OF_EMAIL('l.email')} AS root,
+    SELECT l.id, l.email, l.phone_number, l.created_at, ${ROOT_OF_EMAIL('+l.email')} AS root,
       ${ROOT_OF_PHONE('l.phone_number')} AS phone_root
     FROM link l)
   WHERE root IS NOT NULL AND root = phone_root

@@ -38,6 +38,7 @@ import {
 } from './port.ts'
 import { linksToReconstruct } from './reconstruct.ts'
 import { withRetry } from './retry.ts'
+import { Checkpointer } from './sqlite-checkpointer.ts'
 import * as SQL from './sqlite-sql.ts'
 
 export interface SqliteStoreOptions {
@@ -47,6 +48,8 @@ export interface SqliteStoreOptions {
   readonly synchronous?: 'normal' | 'full'
   /** How long a unit may wait for another process's write lock before `503`. */
   readonly lockWaitMs?: number
+  /** Page cache of the connection, in KiB (default SQLite's 2 MiB); the importer asks for more. */
+  readonly cacheSizeKiB?: number
   readonly observer?: StoreObserver
 }
 
@@ -451,6 +454,7 @@ export class SqliteStore implements Store {
   readonly #observer: StoreObserver | undefined
   readonly #s: Statements
   readonly #blocklist = new BlocklistState()
+  #checkpointer: Checkpointer | null = null
   readonly #queue: Job[] = []
   #draining: Promise<void> | null = null
   /** `data_version` and `total_changes()` after the last batch: whether its reads still hold. */
@@ -480,7 +484,13 @@ export class SqliteStore implements Store {
     db.pragma(`synchronous = ${options.synchronous ?? 'normal'}`)
     // Deleted content is overwritten in the file, so an erased value is not left in free pages.
     db.pragma('secure_delete = ON')
+    if (options.cacheSizeKiB !== undefined) db.pragma(`cache_size = -${options.cacheSizeKiB}`)
     migrate(db)
+    if (!inMemory) {
+      // Commits only append to the log; the checkpointer thread copies it into the file.
+      db.pragma('wal_autocheckpoint = 0')
+      this.#checkpointer = new Checkpointer({ path: options.path })
+    }
     // In steady state a busy lock is retried asynchronously (see #attempt), not waited for here.
     db.pragma('busy_timeout = 0')
     this.#s = new Statements(db)
@@ -501,7 +511,8 @@ export class SqliteStore implements Store {
       this.#queue.push({ mode, work, requestId, kind, resolve: resolve as (value: unknown) => void, reject })
       // Start draining once the requests that arrived in this turn of the event loop have queued,
       // so that they share one transaction (setImmediate is no timer: an idle store starts at once).
-      if (this.#draining === null) this.#draining = new Promise((done) => setImmediate(() => void this.#drain().then(done)))
+      if (this.#draining === null)
+        this.#draining = new Promise((done) => setImmediate(() => void this.#drain().then(done)))
     })
   }
 
@@ -805,6 +816,7 @@ export class SqliteStore implements Store {
     // Queued units finish first; new ones are refused from now on.
     this.#closed = true
     await this.#draining
+    await this.#checkpointer?.stop()
     this.db.close()
   }
 }

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { AppError } from '../../src/errors.ts'
 import { IdentityService } from '../../src/service/service.ts'
-import { SqliteStore } from '../../src/store/sqlite.ts'
+import type { SqliteStore } from '../../src/store/sqlite.ts'
 import { sqliteEngine } from '../support/engines.ts'
 import { assertInvariants } from '../support/invariants.ts'
 
@@ -20,7 +20,8 @@ async function open(t: { after: (fn: () => unknown) => void }) {
   return { store, service: new IdentityService(store) }
 }
 
-const bodies = (n: number, tag: string) => Array.from({ length: n }, (_, i) => ({ email: `${tag}${i}@x.io`, phoneNumber: `${tag.length}${i}` }))
+const bodies = (n: number, tag: string) =>
+  Array.from({ length: n }, (_, i) => ({ email: `${tag}${i}@x.io`, phoneNumber: `${tag.length}${i}` }))
 
 describe('SQLite group commit', () => {
   test('requests queued together commit in one transaction and each answers its own identity', async (t) => {
@@ -31,7 +32,8 @@ describe('SQLite group commit', () => {
     assert.ok(store.stats.commits - before.commits < 40, `40 units in ${store.stats.commits - before.commits} commits`)
     assert.ok(store.stats.largestGroup > 1)
     const rows = await store.listContacts()
-    for (const [i, a] of answers.entries()) assert.equal(a.view.primaryContatctId, rows[i]?.id, 'queue order is creation order')
+    for (const [i, a] of answers.entries())
+      assert.equal(a.view.primaryContatctId, rows[i]?.id, 'queue order is creation order')
     // A lone request takes the plain path.
     const lone = { ...store.stats }
     await service.identify({ email: 'lone@x.io', phoneNumber: null })
@@ -88,7 +90,11 @@ describe('SQLite group commit', () => {
     }
     const stored = new Set((await store.listContacts()).map((r) => r.email))
     for (const [i, r] of results.entries()) {
-      assert.equal(stored.has(requests[i]?.email as string), r.status === 'fulfilled', `request ${i}: answered = stored`)
+      assert.equal(
+        stored.has(requests[i]?.email as string),
+        r.status === 'fulfilled',
+        `request ${i}: answered = stored`,
+      )
     }
     // The store is healthy afterwards.
     store.db.exec('DROP TRIGGER fail_commit')
