@@ -303,6 +303,7 @@ const service = await startService(target.databaseUrl)
 
 const rows: Row[] = []
 const cpu: { workload: string; ceilingUs: number; serviceUs: number }[] = []
+let writeLatency: { ceiling: { p50: number; p99: number }; service: { p50: number; p99: number } } | null = null
 let runNumber = 0
 try {
   // First, on the freshly seeded data, before the write workloads grow it.
@@ -312,7 +313,7 @@ try {
     const s = await cpuPerRequest(service, bodies(workload, target.identities, 400 + runNumber))
     cpu.push({ workload, ceilingUs: Math.round(c * 10) / 10, serviceUs: Math.round(s * 10) / 10 })
   }
-  for (const workload of ['read', 'write', 'mixed'] as Workload[]) {
+  for (const workload of ['read', 'write-seq', 'write', 'mixed'] as Workload[]) {
     for (const connections of [10, 50]) {
       runNumber++
       // A short warm-up of each, so that JIT and caches are in the same state for both.
@@ -331,6 +332,13 @@ try {
       rows.push({ workload, connections, ceiling: c, service: s, ratio: Math.round((s.rps / c.rps) * 100) / 100 })
       console.error(`${workload} c=${connections}: service ${s.rps}/s, ceiling ${c.rps}/s`)
     }
+  }
+  // A lone client's write: group commit must not make it wait (c=1, microseconds).
+  {
+    const c = await probeLatency(ceiling.url, bodies('write', target.identities, 970), 2000)
+    const s = await probeLatency(service.url, bodies('write', target.identities, 971), 2000)
+    writeLatency = { ceiling: c, service: s }
+    console.error(`write c=1: service p50 ${s.p50} µs p99 ${s.p99} µs; ceiling p50 ${c.p50} µs`)
   }
   // The operator's lookup against /identify's own read, alternated in the same way.
   {
@@ -363,6 +371,13 @@ printTable(
   ['workload', 'conns', 'ceiling req/s', 'p50', 'p99', 'err', 'service req/s', 'p50', 'p99', 'err', 'ratio'],
   rows.map((r) => [r.workload, `${r.connections}`, ...fmt(r.ceiling), ...fmt(r.service), r.ratio.toFixed(2)]),
 )
+
+if (writeLatency !== null) {
+  console.log(
+    `\nA lone client's write (c=1, sequential requests): service p50 ${writeLatency.service.p50} µs, ` +
+      `p99 ${writeLatency.service.p99} µs (ceiling p50 ${writeLatency.ceiling.p50} µs)`,
+  )
+}
 
 printTable(
   'Server CPU per request at a fixed 3,000 req/s (steadier than throughput on a shared machine)',
@@ -443,6 +458,7 @@ writeFileSync(
       logLevel: LOG_LEVEL,
       rows,
       cpu,
+      writeLatency,
       scale,
     },
     null,

@@ -49,10 +49,12 @@ export const seedPostgresSql = (identities: number) => `
   FROM generate_series(5, ${identities}, 5) AS i;
   ANALYZE contact;`
 
-export type Workload = 'read' | 'write' | 'mixed'
+export type Workload = 'read' | 'write' | 'write-seq' | 'mixed'
 
 /**
- * A body generator for one workload. `read`: known values only; `write`: brand-new customers;
+ * A body generator for one workload. `read`: known values only; `write`: brand-new customers, keys
+ * spread at random as real ones are; `write-seq`: brand-new customers with sequential keys (every
+ * insert lands on the same index pages, the best case for a b-tree);
  * `mixed`: 70 % known, 20 % a new phone for a known person, 10 % joining two identities never
  * joined before (pairs taken in turn, so identities stay realistically small).
  */
@@ -89,6 +91,13 @@ export function bodies(workload: Workload, identities: number, runNumber: number
   }
   if (workload === 'read') return known
   if (workload === 'write') return brandNew
+  if (workload === 'write-seq') {
+    return () => {
+      fresh++
+      const n = String(fresh).padStart(8, '0')
+      return JSON.stringify({ email: `s${run}n${n}@seq.test`, phoneNumber: `5${run}${n}` })
+    }
+  }
   return () => {
     const pick = Math.random()
     if (pick < 0.7) return known()
