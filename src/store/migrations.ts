@@ -154,6 +154,7 @@ export const migrations: readonly Migration[] = [
     // A request bringing such a value joins the link's other side (SPEC §6); requests look links up
     // only for values listed here, so the hot path probes a nearly empty table instead of `link`,
     // whose pages every merge writes (on PostgreSQL that made merges conflict with new customers).
+    // `write_probe` (SQLite): readiness checks that the file can still grow after a write failed.
     sql: {
       sqlite: `
         CREATE TABLE blocked_value (
@@ -173,6 +174,7 @@ export const migrations: readonly Migration[] = [
           value TEXT NOT NULL,
           PRIMARY KEY (kind, value)
         ) WITHOUT ROWID;
+        CREATE TABLE write_probe (x BLOB);
       `,
       postgres: `
         CREATE TABLE IF NOT EXISTS blocked_value (

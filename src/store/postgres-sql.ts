@@ -243,9 +243,13 @@ export const RELINK = {
     WHERE coalesce(linked_id, id) = $2 AND deleted_at IS NULL`,
 }
 
-/** The database's clock, but never older than `$5` (epoch ms): the identity's newest contact (I3). */
+/**
+ * The database's clock, but never older than `param` (epoch ms: the identity's newest contact, I3).
+ * `clock_timestamp()`, read as the row is made — after its id was drawn — not the statement's start:
+ * two concurrent statements then stamp in the order they drew their ids, to the millisecond.
+ */
 export const stampNotBefore = (param: string) =>
-  `greatest(statement_timestamp(), timestamptz 'epoch' + ${param} * interval '1 millisecond')`
+  `greatest(clock_timestamp(), timestamptz 'epoch' + ${param} * interval '1 millisecond')`
 
 export const INSERT_CONTACT = {
   name: 'identity_insert_contact',

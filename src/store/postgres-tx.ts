@@ -229,10 +229,36 @@ export async function flush(client: pg.ClientBase, buffer: WriteBuffer, sequence
   }
   const text = `WITH ${parts.join(',\n')}
     SELECT (SELECT ok FROM chk) AS ok, (SELECT coalesce(json_agg(id::text ORDER BY ord), '[]')::text FROM cid) AS ids`
-  const result = await client.query<{ ok: boolean; ids: string }>({ text, values: p.values })
+  let result: pg.QueryResult<{ ok: boolean; ids: string }>
+  try {
+    result = await client.query<{ ok: boolean; ids: string }>({ text, values: p.values })
+  } catch (err) {
+    throw await unlessRaced(client, err, buffer)
+  }
   const row = result.rows[0]
   if (row === undefined || !row.ok) return null
   return (JSON.parse(row.ids) as string[]).map(Number)
+}
+
+/**
+ * A unique violation on `contact_fact` is a race — another statement inserted the same fact first,
+ * and the rerun will find it — only if a fresh read shows that fact stored. If it does not (the
+ * stored value and ours compare differently, e.g. text the database converted), rerunning would
+ * fail the same way a hundred times: it is a fault to report at once, not contention.
+ */
+async function unlessRaced(client: pg.ClientBase, err: unknown, buffer: WriteBuffer): Promise<unknown> {
+  const { code, constraint } = err as { code?: unknown; constraint?: unknown }
+  if (code !== '23505' || constraint !== 'contact_fact' || buffer.contacts.length === 0) return err
+  const found = await client.query<{ n: number }>({
+    text: `SELECT count(*)::int AS n FROM contact c JOIN unnest($1::text[], $2::text[]) AS f(email, phone)
+      ON coalesce(c.email, '') = coalesce(f.email, '') AND coalesce(c.phone_number, '') = coalesce(f.phone, '')
+      WHERE c.deleted_at IS NULL`,
+    values: [buffer.contacts.map((c) => c.email), buffer.contacts.map((c) => c.phoneNumber)],
+  })
+  if ((found.rows[0]?.n ?? 0) > 0) return err
+  return new Error('a unique violation on contact_fact for a fact no stored contact matches: not a race', {
+    cause: err,
+  })
 }
 
 /**

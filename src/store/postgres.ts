@@ -112,8 +112,11 @@ export class PostgresStore implements Store {
       ...(statementTimeout > 0
         ? {
             statement_timeout: statementTimeout,
-            // A transaction left open by a stuck instance must not hold its reads for long.
-            idle_in_transaction_session_timeout: Math.max(statementTimeout * 2, 10000),
+            // A transaction left open by an instance that lost its connection (a COMMIT that never
+            // arrived) must end before the rerun's statement would time out waiting on its rows.
+            // Requests are single statements; only operator transactions stay open between two
+            // statements, and for milliseconds.
+            idle_in_transaction_session_timeout: Math.max(1000, Math.floor(statementTimeout / 2)),
             // Client side too: a silently dropped network would otherwise hang a query for minutes.
             query_timeout: statementTimeout + 2000,
           }
@@ -463,7 +466,10 @@ export async function openPostgresStore(options: OpenPostgresOptions): Promise<P
   const waitMs = options.startupWaitMs ?? 0
   try {
     const applied = await withRetry(() => store.migrate(), {
-      reasonOf: (err) => (err instanceof AppError && err.code === 'ERR_STORAGE_UNAVAILABLE' ? 'unreachable' : null),
+      reasonOf: (err) =>
+        err instanceof AppError && err.code === 'ERR_STORAGE_UNAVAILABLE' && !isMisconfigured(err.cause)
+          ? 'unreachable'
+          : null,
       maxAttempts: Number.POSITIVE_INFINITY,
       deadlineMs: waitMs,
       // 250 ms doubling to 5 s, in full: waiting for a server to come up, not racing anyone.
@@ -486,8 +492,36 @@ export async function openPostgresStore(options: OpenPostgresOptions): Promise<P
     return store
   } catch (err) {
     await store.close()
-    throw err
+    throw explainMisconfiguration(err, describeTarget(options.url))
   }
+}
+
+/** No such database, or the server refused the credentials: waiting cannot fix either. */
+function isMisconfigured(err: unknown): boolean {
+  const code = (err as { code?: unknown } | undefined)?.code
+  return typeof code === 'string' && (code === '3D000' || code.startsWith('28'))
+}
+
+/** Says how to fix a misconfiguration, or passes the failure through. */
+function explainMisconfiguration(err: unknown, target: string): unknown {
+  if (!(err instanceof AppError)) return err
+  const code = (err.cause as { code?: unknown } | undefined)?.code
+  if (code === '3D000') {
+    const name = target.split('/')[1] ?? 'the database'
+    return new AppError(
+      'ERR_STORAGE_UNAVAILABLE',
+      `PostgreSQL at ${target}: database "${name}" does not exist; create it (e.g. \`createdb ${name}\`) or fix DATABASE_URL`,
+      { cause: err.cause },
+    )
+  }
+  if (typeof code === 'string' && code.startsWith('28')) {
+    return new AppError(
+      'ERR_STORAGE_UNAVAILABLE',
+      `PostgreSQL at ${target} refused the credentials (${code}); check the user and password in DATABASE_URL`,
+      { cause: err.cause },
+    )
+  }
+  return err
 }
 
 async function rollbackAndRelease(client: pg.PoolClient): Promise<void> {

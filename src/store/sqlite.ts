@@ -455,6 +455,8 @@ export class SqliteStore implements Store {
   readonly #s: Statements
   readonly #blocklist = new BlocklistState()
   #checkpointer: Checkpointer | null = null
+  /** Why the last write failed for want of space or I/O, until a write succeeds again. */
+  #cannotWrite: string | null = null
   readonly #queue: Job[] = []
   #draining: Promise<void> | null = null
   /** `data_version` and `total_changes()` after the last batch: whether its reads still hold. */
@@ -547,7 +549,9 @@ export class SqliteStore implements Store {
     try {
       job.resolve(await this.#withLock(job.mode, job.work, job.requestId))
       ok = true
+      if (job.mode !== 'read') this.#cannotWrite = null
     } catch (err) {
+      this.#noteWriteFailure(err)
       job.reject(storageError(err, 'the SQLite database failed'))
     }
     this.#observer?.unit('sqlite', job.kind, (performance.now() - started) / 1000, ok)
@@ -631,7 +635,9 @@ export class SqliteStore implements Store {
       job.resolve(value)
       this.#observer?.unit('sqlite', job.kind, seconds, true)
     }
+    if (done.length > 0) this.#cannotWrite = null
     for (const [job, err] of [...lost, ...failed]) {
+      this.#noteWriteFailure(err)
       job.reject(storageError(err, 'the SQLite database failed'))
       this.#observer?.unit('sqlite', job.kind, seconds, false)
     }
@@ -685,6 +691,11 @@ export class SqliteStore implements Store {
     })
   }
 
+  #noteWriteFailure(err: unknown): void {
+    const code = sqliteCode(err)
+    if (code !== null && WRITE_FAILURES.test(code)) this.#cannotWrite = code
+  }
+
   /** A COMMIT that fails committed nothing: whatever SQLite's reason, its units answer 503. */
   #commit(): void {
     try {
@@ -692,11 +703,11 @@ export class SqliteStore implements Store {
     } catch (err) {
       if (busyCode(err) !== null) throw err
       const code = (err as { code?: unknown }).code
-      throw new AppError(
-        'ERR_STORAGE_UNAVAILABLE',
-        `the SQLite database could not commit${typeof code === 'string' ? ` (${code})` : ''}; nothing was changed`,
-        { cause: err },
-      )
+      const why =
+        code === 'SQLITE_FULL' ? ': the disk is full (SQLITE_FULL)' : typeof code === 'string' ? ` (${code})` : ''
+      throw new AppError('ERR_STORAGE_UNAVAILABLE', `the SQLite database could not commit${why}; nothing was changed`, {
+        cause: err,
+      })
     }
   }
 
@@ -802,6 +813,11 @@ export class SqliteStore implements Store {
     return this.db.prepare<[], number>('SELECT max(version) FROM schema_migrations').pluck().get() ?? 0
   }
 
+  /**
+   * Readiness: the file answers a read, and — after a write failed for want of space or I/O — a
+   * write again (a one-row update, rolled into the queue like any unit). A store that cannot write
+   * is not ready, even though it still reads.
+   */
   async ping(): Promise<void> {
     if (this.#closed) throw closedError()
     try {
@@ -809,6 +825,17 @@ export class SqliteStore implements Store {
     } catch (err) {
       throw storageError(err, 'the SQLite database does not answer')
     }
+    if (this.#cannotWrite === null) return
+    // The file must grow by a page and a commit reach the log: insert and remove a page of zeros.
+    await this.#enqueue(
+      'write',
+      async () => {
+        this.db.prepare('INSERT INTO write_probe (x) VALUES (zeroblob(8192))').run()
+        this.db.prepare('DELETE FROM write_probe').run()
+      },
+      null,
+      'probe',
+    )
   }
 
   async close(): Promise<void> {
@@ -865,6 +892,17 @@ function reconstructLinks(db: Database.Database): void {
   }
 }
 
+/** Failures that mean the file cannot take writes now: no space, I/O errors, read-only, gone. */
+const WRITE_FAILURES = /^SQLITE_(FULL|IOERR|READONLY|CANTOPEN)/
+
+function sqliteCode(err: unknown): string | null {
+  for (let e: unknown = err; e !== undefined && e !== null; e = (e as { cause?: unknown }).cause) {
+    const code = (e as { code?: unknown }).code
+    if (typeof code === 'string' && code.startsWith('SQLITE_')) return code
+  }
+  return null
+}
+
 function busyCode(err: unknown): string | null {
   const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined
   return typeof code === 'string' && BUSY_CODES.has(code) ? code : null
@@ -880,6 +918,11 @@ function storageError(err: unknown, message: string): Error {
   const code = (err as { code?: unknown })?.code
   if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) {
     return new AppError('ERR_STORAGE_UNAVAILABLE', `${message}: ${(err as Error).message}`, { cause: err })
+  }
+  if (code === 'SQLITE_FULL') {
+    return new AppError('ERR_STORAGE_UNAVAILABLE', `${message}: the disk is full (SQLITE_FULL); nothing was changed`, {
+      cause: err,
+    })
   }
   if (typeof code === 'string' && code.startsWith('SQLITE_') && !code.startsWith('SQLITE_CONSTRAINT')) {
     return new AppError('ERR_STORAGE_UNAVAILABLE', `${message} (${code})`, { cause: err })

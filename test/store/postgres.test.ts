@@ -200,6 +200,19 @@ else
       assert.ok(Date.now() - started >= 250, 'it waited and retried')
     })
 
+    test('a database that does not exist, or refused credentials, fail at once and say how to fix it', async () => {
+      const missing = new URL(admin)
+      missing.pathname = `/identity_missing_${process.pid}`
+      const started = Date.now()
+      const err = await rejectsUnavailable(openPostgresStore({ url: missing.toString(), startupWaitMs: 30000 }))
+      assert.ok(Date.now() - started < 5000, 'no waiting: waiting cannot create a database')
+      assert.match(err.message, /does not exist; create it/)
+      const stranger = new URL(admin)
+      stranger.username = `nobody_${process.pid}`
+      const refused = await rejectsUnavailable(openPostgresStore({ url: stranger.toString(), startupWaitMs: 30000 }))
+      assert.match(refused.message, /check the user and password in DATABASE_URL/)
+    })
+
     test('database unreachable: 503 ERR_STORAGE_UNAVAILABLE and /readyz fails; it recovers when back', async (t) => {
       const url = await freshDatabase(t)
       const proxy = new TcpProxy(admin)
