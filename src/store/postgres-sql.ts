@@ -104,9 +104,10 @@ export const BLOCKLIST = {
 /**
  * An import batch's read: every live contact of every identity holding one of the values, or joined
  * by a link to one of them, with those links, the block list's version and the database's clock. The
- * roots are read first (through `contact_fact` and `contact_phone_number`) and handed over as an
- * array, so the identities are read through `contact_root` too: a join here was planned as a scan of
- * the whole table, whose table-wide SIRead lock made every batch conflict with every concurrent write.
+ * root of each value is one index probe (`LIMIT 1`: a value names one identity, I2), and the roots are
+ * handed over as an array, so the identities are read through `contact_root` too. Written as
+ * `= ANY($1)` or a join, the planner chose a scan of the whole table for a few hundred values, whose
+ * table-wide SIRead lock made every batch conflict with every concurrent write.
  */
 const prefetchCte = (emails: string, phones: string) => `
   WITH lk AS (
@@ -117,15 +118,15 @@ const prefetchCte = (emails: string, phones: string) => `
     WHERE l.phone_number = ANY(ARRAY(
       SELECT value FROM unheld_link_value WHERE kind = 'phoneNumber' AND value = ANY(${phones})))),
   roots AS (
-    SELECT coalesce(linked_id, id) AS root FROM contact WHERE coalesce(email, '') = ANY(${emails}) AND deleted_at IS NULL
+    SELECT ${ROOT_OF_EMAIL('v.value')} AS root FROM unnest(${emails}) AS v(value)
     UNION
-    SELECT coalesce(linked_id, id) FROM contact WHERE phone_number = ANY(${phones}) AND deleted_at IS NULL
+    SELECT ${ROOT_OF_PHONE('v.value')} FROM unnest(${phones}) AS v(value)
     UNION
     SELECT root FROM lk WHERE root IS NOT NULL)`
 
 const PREFETCH_ROWS = `
   SELECT 0 AS ord, 'contact' AS kind, ${CONTACT_COLUMNS} FROM contact
-  WHERE coalesce(linked_id, id) = ANY(ARRAY(SELECT root FROM roots)) AND deleted_at IS NULL
+  WHERE coalesce(linked_id, id) = ANY(ARRAY(SELECT root FROM roots WHERE root IS NOT NULL)) AND deleted_at IS NULL
   UNION ALL
   SELECT 1, 'link', id, email, phone_number, root, NULL, side FROM lk WHERE root IS NOT NULL
   UNION ALL

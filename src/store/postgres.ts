@@ -278,6 +278,17 @@ export class PostgresStore implements Store {
           maxAttempts: options.attempts ?? 30,
           // Background work: back off further than a request does, so the requests it races get through.
           capMs: 200,
+          // Out of predicate-lock memory (shared by every session of the server): the same batch would
+          // fail again, a smaller one may not. Give up at once; the importer splits the batch.
+          reasonOf: (err) =>
+            (err as { code?: unknown }).code === '53200'
+              ? 'pg_out_of_locks'
+              : err instanceof StaleRead
+                ? 'pg_stale_read'
+                : err instanceof BlocklistChanged
+                  ? 'blocklist_changed'
+                  : retryReason(err),
+          limits: { connection_lost: this.#maxReconnects, pg_out_of_locks: 1 },
           onRetry: (why, attempt, err) => {
             this.#policy().onRetry?.(why, attempt, err)
             options.onRetry?.()

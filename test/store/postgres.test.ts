@@ -12,8 +12,10 @@ import { buildApp } from '../../src/app.ts'
 import { loadConfig } from '../../src/config.ts'
 import { AppError } from '../../src/errors.ts'
 import type { IdentifyInput } from '../../src/identity/normalize.ts'
+import { importRecords } from '../../src/import/engine.ts'
 import { migrations } from '../../src/store/migrations.ts'
 import { openPostgresStore, PostgresStore, type PostgresStoreOptions } from '../../src/store/postgres.ts'
+import * as SQL from '../../src/store/postgres-sql.ts'
 import { createPostgresDatabase, POSTGRES_SKIP_REASON, testDatabaseUrl } from '../support/engines.ts'
 import { assertInvariants } from '../support/invariants.ts'
 import { identifyIn } from '../support/store.ts'
@@ -198,6 +200,50 @@ else
       const started = Date.now()
       await rejectsUnavailable(openPostgresStore({ url, startupWaitMs: 600 }))
       assert.ok(Date.now() - started >= 250, 'it waited and retried')
+    })
+
+    test('import batches and requests read through indexes, and a batch holds no predicate lock while it computes', async (t) => {
+      const url = await freshDatabase(t)
+      const store = await openStore(t, { url, statementTimeoutMs: 0 })
+      async function* rows(from: number, n: number) {
+        for (let i = from; i < from + n; i++) {
+          yield { line: i, body: { email: `c${i}@x.io`, phoneNumber: `${1000 + (i % 2500)}` } }
+        }
+      }
+      await importRecords(store, rows(0, 5000))
+      await adminQuery(url, 'ANALYZE contact; ANALYZE link')
+      // The plans: a scan of the whole table would take a table-wide SIRead lock, and every
+      // concurrent write would conflict with it (the import once ran 35x slower beside one client).
+      const emails = Array.from({ length: 300 }, (_, i) => `c${i * 7}@x.io`)
+      const phones = Array.from({ length: 300 }, (_, i) => `${1000 + i * 3}`)
+      const plans: [string, string, unknown[]][] = [
+        ['prefetch', SQL.PREFETCH.text, [emails, phones]],
+        ['prefetch check', `SELECT ${SQL.prefetchFingerprint('$1::text[]', '$2::text[]')}`, [emails, phones]],
+        ['request read', SQL.LOAD_TOUCHED.text, ['c7@x.io', '1003']],
+        ['request check', `SELECT ${SQL.touchedFingerprint('$1::text', '$2::text')}`, ['c7@x.io', '1003']],
+        ['request read, new values', SQL.LOAD_TOUCHED.text, ['nobody@x.io', '99999']],
+      ]
+      for (const [name, text, values] of plans) {
+        const plan = (await adminQuery<{ 'QUERY PLAN': string }>(url, `EXPLAIN ${text}`, values)).rows
+          .map((r) => r['QUERY PLAN'])
+          .join('\n')
+        assert.doesNotMatch(plan, /Seq Scan on contact\b/, `${name} scans contact:\n${plan}`)
+      }
+      // An open serializable transaction keeps the predicate locks of those that commit beside it:
+      // a batch that writes nothing runs only its prefetch, which must have taken none.
+      const holder = new pg.Client({ connectionString: url })
+      await holder.connect()
+      t.after(() => holder.end())
+      await holder.query('BEGIN ISOLATION LEVEL SERIALIZABLE')
+      await holder.query('SELECT 1')
+      const again = await importRecords(store, rows(4000, 1000))
+      assert.equal(again.contactsCreated, 0)
+      const locks = await holder.query<{ locktype: string; rel: string | null }>(
+        `SELECT locktype, relation::regclass::text AS rel FROM pg_locks WHERE mode = 'SIReadLock'
+          AND relation::regclass::text IN ('contact', 'contact_pkey', 'contact_fact', 'contact_phone_number', 'contact_root')`,
+      )
+      assert.deepEqual(locks.rows, [], 'the prefetch reads without predicate locks')
+      await holder.query('ROLLBACK')
     })
 
     test('a database that does not exist, or refused credentials, fail at once and say how to fix it', async () => {
