@@ -8,6 +8,14 @@ export const errorCodes = {
     status: 400,
     meaning: 'The request body or one of its values is invalid.',
   },
+  ERR_UNAUTHORIZED: {
+    status: 401,
+    meaning: 'The route needs an API key (Authorization: Bearer) and none, or an unknown one, was sent.',
+  },
+  ERR_OPERATOR_API_DISABLED: {
+    status: 403,
+    meaning: 'The operator API is off because ADMIN_API_KEYS is not set.',
+  },
   ERR_NOT_FOUND: { status: 404, meaning: 'No such route or resource.' },
   ERR_PAYLOAD_TOO_LARGE: {
     status: 413,
@@ -16,6 +24,14 @@ export const errorCodes = {
   ERR_UNSUPPORTED_MEDIA_TYPE: {
     status: 415,
     meaning: 'The request body is not JSON.',
+  },
+  ERR_RATE_LIMITED: {
+    status: 429,
+    meaning: 'This API key or client address sent more requests this minute than RATE_LIMIT_PER_MINUTE allows.',
+  },
+  ERR_OVERLOADED: {
+    status: 503,
+    meaning: 'The process is past one of its OVERLOAD_* bounds and sheds requests until it recovers.',
   },
   ERR_STORAGE_UNAVAILABLE: {
     status: 503,
