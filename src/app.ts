@@ -11,8 +11,11 @@ import type { Config } from './config.ts'
 import { errorHandler, notFoundHandler, schemaErrorFormatter } from './http/errors.ts'
 import { healthRoutes } from './http/health.ts'
 import { identifyRoutes } from './http/identify.ts'
+import { metricsHttpPlugin } from './http/metrics-plugin.ts'
 import { RequestLog } from './http/request-log.ts'
+import { requestState } from './http/request-state.ts'
 import { errorSchema } from './http/schemas.ts'
+import { createMetrics, type Metrics } from './metrics/metrics.ts'
 import type { ContactStore } from './store/store.ts'
 
 export interface AppOptions {
@@ -20,6 +23,8 @@ export interface AppOptions {
   readonly store: ContactStore
   /** A pino logger; omitted means silent (tests). */
   readonly logger?: FastifyBaseLogger
+  /** The app's metrics (`/metrics`); omitted means a fresh set. */
+  readonly metrics?: Metrics
 }
 
 /**
@@ -27,7 +32,7 @@ export interface AppOptions {
  * const app = await buildApp({ config: loadConfig({}), store })
  * const res = await app.inject({ method: 'POST', url: '/identify', payload: { email: 'a@b.io' } })
  */
-export async function buildApp({ config, store, logger }: AppOptions): Promise<FastifyInstance> {
+export async function buildApp({ config, store, logger, metrics }: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     ...(logger ? { loggerInstance: logger } : { logger: false }),
     bodyLimit: config.bodyLimit,
@@ -59,12 +64,15 @@ export async function buildApp({ config, store, logger }: AppOptions): Promise<F
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id)
   })
+  await app.register(requestState)
 
   if (config.corsOrigins.length > 0) {
     await app.register(cors, {
       origin: config.corsOrigins.includes('*') ? true : [...config.corsOrigins],
     })
   }
+
+  await app.register(metricsHttpPlugin, { config, metrics: metrics ?? createMetrics() })
 
   await app.register(swagger, {
     openapi: {

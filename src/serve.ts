@@ -8,6 +8,7 @@ import type { FastifyInstance } from 'fastify'
 import { buildApp } from './app.ts'
 import type { Config } from './config.ts'
 import { createLogger, flushLogger } from './logger.ts'
+import { createMetrics } from './metrics/metrics.ts'
 import { openStore } from './store/open.ts'
 
 /**
@@ -19,8 +20,11 @@ import { openStore } from './store/open.ts'
 export async function startServer(config: Config): Promise<FastifyInstance> {
   const logger = createLogger(config.logLevel)
   try {
+    const metrics = createMetrics()
+    // LEAD (issue 12): hand the store its observer, and for PostgreSQL its pool's gauges:
+    // openStore(config, { …, observer: metrics.store }); metrics.setPoolSource(() => ({ total, idle, waiting }))
     const store = await openStore(config, { logger: logger.child({ component: 'store' }) })
-    const app = await buildApp({ config, store, logger })
+    const app = await buildApp({ config, store, logger, metrics })
 
     closeWithGrace({ delay: config.shutdownTimeoutMs }, async ({ signal, err }) => {
       if (err) logger.error({ err }, 'shutting down after an uncaught error')

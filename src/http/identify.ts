@@ -28,7 +28,10 @@ export function identifyRoutes(app: FastifyInstance, store: ContactStore, option
     },
     async (request) => {
       const input = normalizeIdentifyInput(request.body, options)
-      return { contact: await store.identify(input) }
+      const contact = await store.identify(input)
+      // LEAD (issue 12): pass the service's outcome here; the metrics and the request log read it.
+      // request.identifyOutcome = outcome // 'new_primary' | 'new_secondary' | 'merge' | 'nothing_new'
+      return { contact }
     },
   )
 }
