@@ -12,6 +12,7 @@ import { errorHandler, notFoundHandler, schemaErrorFormatter } from './http/erro
 import { healthRoutes } from './http/health.ts'
 import { identifyRoutes } from './http/identify.ts'
 import { metricsHttpPlugin } from './http/metrics-plugin.ts'
+import { protectionPlugin, trustProxyOption } from './http/protection.ts'
 import { RequestLog } from './http/request-log.ts'
 import { requestState } from './http/request-state.ts'
 import { errorSchema } from './http/schemas.ts'
@@ -36,6 +37,8 @@ export async function buildApp({ config, store, logger, metrics }: AppOptions): 
   const app = Fastify({
     ...(logger ? { loggerInstance: logger } : { logger: false }),
     bodyLimit: config.bodyLimit,
+    // Which address is the client's behind a proxy (rate limits count by it): TRUST_PROXY.
+    trustProxy: trustProxyOption(config.trustProxy),
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
     logController: new RequestLog(),
@@ -72,6 +75,8 @@ export async function buildApp({ config, store, logger, metrics }: AppOptions): 
     })
   }
 
+  // After CORS, so preflights are never rate limited and a shed answer still carries CORS headers.
+  await app.register(protectionPlugin, { config })
   await app.register(metricsHttpPlugin, { config, metrics: metrics ?? createMetrics() })
 
   await app.register(swagger, {
