@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import parse from 'parse-prometheus-text-format'
+import type { Histogram } from 'prom-client'
 import type { Contact } from '../../src/identity/contact.ts'
 import { outcomeOf } from '../../src/identity/outcome.ts'
 import { decide } from '../../src/identity/reconcile.ts'
@@ -137,6 +138,32 @@ describe('createMetrics', () => {
       await histogramCount(metrics.registry, 'http_request_duration_seconds', { route: 'unmatched', method: 'other' }),
       1,
     )
+  })
+})
+
+describe('the request latency histogram', () => {
+  test('buckets are cumulative, bounds inclusive (le), with _sum and _count per series', async () => {
+    const metrics = createMetrics()
+    for (const seconds of [0.0001, 0.0005, 0.003, 20]) metrics.http.request('/identify', 'POST', 200, seconds)
+    metrics.http.request('/healthz', 'GET', 200, 0.0002)
+    const { values } = await (metrics.registry.getSingleMetric('http_request_duration_seconds') as Histogram).get()
+    const identify = values.filter((v) => v.labels.route === '/identify')
+    const bucket = (le: string) =>
+      identify.find((v) => v.metricName === 'http_request_duration_seconds_bucket' && String(v.labels.le) === le)?.value
+    assert.equal(bucket('0.0005'), 2, '0.0005 itself is in le="0.0005"')
+    assert.equal(bucket('0.001'), 2)
+    assert.equal(bucket('0.005'), 3)
+    assert.equal(bucket('10'), 3)
+    assert.equal(bucket('+Inf'), 4)
+    assert.equal(identify.find((v) => v.metricName === 'http_request_duration_seconds_count')?.value, 4)
+    const sum = identify.find((v) => v.metricName === 'http_request_duration_seconds_sum')?.value ?? 0
+    assert.ok(Math.abs(sum - 20.0036) < 1e-9, String(sum))
+    assert.equal(await histogramCount(metrics.registry, 'http_request_duration_seconds', { route: '/healthz' }), 1)
+    // The text format prom-client writes from these samples is what Prometheus reads.
+    const text = await metrics.text()
+    assert.match(text, /^# TYPE http_request_duration_seconds histogram$/m)
+    assert.match(text, /^http_request_duration_seconds_bucket\{route="\/identify",method="POST",le="\+Inf"\} 4$/m)
+    assert.match(text, /^http_requests_total\{route="\/identify",method="POST",status="200"\} 4$/m)
   })
 })
 
