@@ -76,7 +76,7 @@ export async function buildApp({ config, store, logger, metrics }: AppOptions): 
   }
 
   // After CORS, so preflights are never rate limited and a shed answer still carries CORS headers.
-  await app.register(protectionPlugin, { config })
+  await app.register(protectionPlugin, { config, pages: { '/docs': {} } })
   await app.register(metricsHttpPlugin, { config, metrics: metrics ?? createMetrics() })
 
   await app.register(swagger, {

@@ -1,18 +1,20 @@
 /**
  * What keeps the service up and its answers safe to show in a browser, registered in one call:
- * security headers (helmet), overload shedding (under-pressure, OVERLOAD_*), rate limits
- * (RATE_LIMIT_PER_MINUTE) and the API_KEYS guard on `/identify`. Every refusal is an AppError, so it
- * reaches the one error handler and has the contract's shape. Register it before the routes: the
- * rate limit and the guard attach to routes as they are added.
+ * security headers (helmet's, see security-headers.ts), overload shedding (under-pressure,
+ * OVERLOAD_*), rate limits (RATE_LIMIT_PER_MINUTE) and the API_KEYS guard on `/identify`. Every
+ * refusal is an AppError, so it reaches the one error handler and has the contract's shape.
+ * Register it before the routes: the rate limit, the guard and page headers attach to routes as
+ * they are added.
  */
-import helmet from '@fastify/helmet'
 import rateLimit, { normalizeIP } from '@fastify/rate-limit'
 import underPressure from '@fastify/under-pressure'
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify'
 import fp from 'fastify-plugin'
+import type { HelmetOptions } from 'helmet'
 import type { Config, TrustProxy } from '../config.ts'
 import { AppError } from '../errors.ts'
-import { bearerToken, clientGuard, compareKeys, digest } from './operator-auth.ts'
+import { bearerToken, clientGuard, compareKeys, digest, type Guard } from './operator-auth.ts'
+import { API_HEADERS, headersHook, pageHeaders } from './security-headers.ts'
 
 /** Probes and the scrape: never limited or shed, so an overloaded instance still says how it is. */
 const UNPROTECTED_ROUTES = new Set(['/healthz', '/readyz', '/metrics'])
@@ -24,21 +26,30 @@ const IDENTIFY_ROUTE = '/identify'
 
 export interface ProtectionOptions {
   readonly config: Config
+  /**
+   * Route prefixes that serve HTML pages, each with its helmet options (`{}`: helmet's defaults).
+   * Everything else gets the API profile.
+   */
+  readonly pages?: Readonly<Record<string, HelmetOptions>>
 }
 
 function unprotected(request: FastifyRequest): boolean {
   return UNPROTECTED_ROUTES.has(request.routeOptions.url as string)
 }
 
-async function protection(app: FastifyInstance, { config }: ProtectionOptions): Promise<void> {
-  await app.register(helmet, {
-    contentSecurityPolicy: {
-      directives: {
-        // Helmet's default would make browsers fetch /docs assets over https even when the service
-        // is reached over plain http (a private network, a local run), breaking Swagger UI.
-        'upgrade-insecure-requests': null,
-      },
-    },
+/** Adds `hook` to a route's own onRequest hooks, after those already there. */
+function appendOnRequest(route: RouteOptions, hook: Guard): void {
+  route.onRequest = [...(route.onRequest === undefined ? [] : [route.onRequest].flat()), hook]
+}
+
+async function protection(app: FastifyInstance, { config, pages = {} }: ProtectionOptions): Promise<void> {
+  app.addHook('onRequest', headersHook(API_HEADERS))
+  const pageHooks = Object.entries(pages).map(
+    ([prefix, options]) => [prefix, headersHook(pageHeaders(options))] as const,
+  )
+  app.addHook('onRoute', (route) => {
+    const page = pageHooks.find(([prefix]) => route.url === prefix || route.url.startsWith(`${prefix}/`))
+    if (page !== undefined) appendOnRequest(route, page[1])
   })
 
   const { overload } = config
@@ -94,8 +105,7 @@ async function protection(app: FastifyInstance, { config }: ProtectionOptions): 
   if (guard !== null) {
     // After the rate limit's hook (registered above), so guessing keys is rate limited too.
     app.addHook('onRoute', (route) => {
-      if (route.url !== IDENTIFY_ROUTE) return
-      route.onRequest = [...(route.onRequest === undefined ? [] : [route.onRequest].flat()), guard]
+      if (route.url === IDENTIFY_ROUTE) appendOnRequest(route, guard)
     })
   }
 }

@@ -148,50 +148,58 @@ describe('security headers (helmet)', () => {
     await db.drop()
   })
 
-  function assertSecurityHeaders(res: LightMyRequestResponse, what: string): void {
+  function assertCommonHeaders(res: LightMyRequestResponse, what: string): void {
     assert.equal(res.headers['x-content-type-options'], 'nosniff', what)
-    assert.equal(res.headers['x-frame-options'], 'SAMEORIGIN', what)
     assert.equal(res.headers['referrer-policy'], 'no-referrer', what)
-    assert.match(res.headers['strict-transport-security'] as string, /max-age=\d+/, what)
-    assert.match(res.headers['content-security-policy'] as string, /default-src 'self'/, what)
+    assert.match(res.headers['strict-transport-security'] as string, /max-age=\d+; includeSubDomains/, what)
+    assert.equal(res.headers['cross-origin-resource-policy'], 'same-origin', what)
     assert.equal(res.headers['x-powered-by'], undefined, what)
   }
 
-  test('on JSON answers: success, refusal, not found, probes', async () => {
-    assertSecurityHeaders(
-      await app.inject({ method: 'POST', url: '/identify', payload: { email: 'h@shop.example' } }),
-      'identify',
-    )
-    assertSecurityHeaders(await app.inject({ method: 'POST', url: '/identify', payload: { email: 'x' } }), '400')
-    assertSecurityHeaders(await app.inject('/nowhere'), '404')
-    assertSecurityHeaders(await app.inject('/healthz'), 'healthz')
-    assertSecurityHeaders(await app.inject('/openapi.json'), 'openapi')
+  test('on JSON answers: nothing may load or frame them (success, refusal, not found, shed, probes)', async () => {
+    const answers = {
+      identify: await app.inject({ method: 'POST', url: '/identify', payload: { email: 'h@shop.example' } }),
+      refusal: await app.inject({ method: 'POST', url: '/identify', payload: { email: 'x' } }),
+      'not found': await app.inject('/nowhere'),
+      healthz: await app.inject('/healthz'),
+      openapi: await app.inject('/openapi.json'),
+      'no key': await app.inject('/metrics'),
+    }
+    for (const [what, res] of Object.entries(answers)) {
+      assert.match(res.headers['content-type'] as string, /application\/json/, what)
+      assertCommonHeaders(res, what)
+      assert.equal(res.headers['content-security-policy'], "default-src 'none';frame-ancestors 'none'", what)
+      assert.equal(res.headers['x-frame-options'], 'DENY', what)
+    }
   })
 
   test('on the /docs page, whose CSP allows every script and stylesheet it loads', async () => {
     const page = await app.inject('/docs/')
     assert.equal(page.statusCode, 200)
     assert.match(page.headers['content-type'] as string, /text\/html/)
-    assertSecurityHeaders(page, 'docs')
+    assertCommonHeaders(page, 'docs')
+    assert.equal(page.headers['x-frame-options'], 'SAMEORIGIN')
+    assert.equal(page.headers['cross-origin-opener-policy'], 'same-origin')
     const csp = Object.fromEntries(
       (page.headers['content-security-policy'] as string).split(';').map((d) => {
         const [name = '', ...sources] = d.trim().split(/\s+/)
         return [name, sources]
       }),
     ) as Record<string, string[]>
-    assert.ok(csp['script-src']?.includes("'self'"))
+    assert.deepEqual(csp['default-src'], ["'self'"])
+    assert.deepEqual(csp['script-src'], ["'self'"], 'no inline or remote scripts allowed')
     assert.ok(csp['style-src']?.includes("'self'"))
     assert.ok(csp['img-src']?.includes('data:'), 'Swagger UI draws its icons as data: images')
+    assert.deepEqual(csp['object-src'], ["'none'"])
     assert.equal(csp['upgrade-insecure-requests'], undefined, 'assets load over plain http too')
 
     // Every script is an external file from this origin ('self'); none is inline, which script-src would block.
     const scripts = [...page.body.matchAll(/<script\b([^>]*)>([\s\S]*?)<\/script>/g)]
     assert.ok(scripts.length >= 3)
-    const styles = [...page.body.matchAll(/<link\b[^>]*rel="stylesheet"[^>]*href="([^"]+)"/g)].map(
+    const assets = [...page.body.matchAll(/<link\b[^>]*rel="stylesheet"[^>]*href="([^"]+)"/g)].map(
       (m) => m[1] as string,
     )
-    assert.ok(styles.length >= 1)
-    const assets = styles
+    assert.ok(assets.length >= 1)
     for (const [, attributes = '', inline = ''] of scripts) {
       assert.equal(inline.trim(), '', 'no inline script')
       const src = /src="([^"]+)"/.exec(attributes)?.[1]
@@ -199,11 +207,13 @@ describe('security headers (helmet)', () => {
       assets.push(src)
     }
     assert.ok(!/\sstyle=|<style/i.test(page.body), 'no inline style on the page')
+    // The page's scripts then fetch the OpenAPI document from ./json (connect-src falls back to 'self').
     for (const asset of [...assets, './json']) {
       const url = new URL(asset, 'http://service.example/docs/')
       assert.equal(url.host, 'service.example', `${asset} is same-origin`)
       const res = await app.inject(url.pathname)
       assert.equal(res.statusCode, 200, `${url.pathname} loads`)
+      assert.equal(res.headers['content-security-policy'], page.headers['content-security-policy'], url.pathname)
     }
   })
 })
