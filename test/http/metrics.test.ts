@@ -118,7 +118,7 @@ describe('the outcome a route leaves on the request', () => {
       },
     })
     const metrics = createMetrics()
-    const app = Fastify({ loggerInstance: pino(sink) as FastifyBaseLogger, logController: new RequestLog() })
+    const app = Fastify({ loggerInstance: pino(sink) as FastifyBaseLogger, logController: new RequestLog(metrics) })
     t.after(() => app.close())
     app.addSchema(errorSchema)
     await app.register(requestState)
