@@ -19,7 +19,7 @@ export type StoreEngine = 'sqlite' | 'postgres'
 export interface StoreObserver {
   /** One unit of work finished (a request's transaction, an operator operation, an import batch). */
   unit(engine: 'sqlite' | 'postgres', kind: string, seconds: number, ok: boolean): void
-  /** A unit was rerun; reason is one of a bounded set: 'sqlite_busy', 'sqlite_busy_snapshot', 'pg_40001', 'pg_40P01', 'pg_23505', 'pg_stale_read', 'connection_lost', 'other'. */
+  /** A unit was rerun; reason is one of a bounded set: 'sqlite_busy', 'sqlite_busy_snapshot', 'pg_40001', 'pg_40P01', 'pg_23505', 'pg_stale_read', 'connection_lost', 'other' (and 'blocklist_changed'). */
   retry(engine: 'sqlite' | 'postgres', reason: string): void
   /** SQLite: time a unit waited for another process's write lock. */
   lockWait(seconds: number): void
@@ -32,6 +32,8 @@ export const RETRY_REASONS = [
   'pg_40P01',
   'pg_23505',
   'pg_stale_read',
+  // The block list changed while a unit ran (SPEC §9): main's store reruns it for that.
+  'blocklist_changed',
   'connection_lost',
   'other',
 ] as const

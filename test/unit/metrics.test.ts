@@ -76,6 +76,7 @@ describe('createMetrics', () => {
     metrics.store.retry('postgres', 'pg_40001')
     metrics.store.retry('sqlite', 'sqlite_busy_snapshot')
     metrics.store.retry('postgres', 'something the store made up')
+    metrics.store.retry('sqlite', 'blocklist_changed')
     metrics.store.lockWait(0.02)
     const f = await read(metrics)
     const units = (engine: string, kind: string) =>
@@ -88,6 +89,7 @@ describe('createMetrics', () => {
     assert.equal(value(f, 'store_retries_total', { engine: 'postgres', reason: 'pg_40001' }), 2)
     assert.equal(value(f, 'store_retries_total', { engine: 'sqlite', reason: 'sqlite_busy_snapshot' }), 1)
     assert.equal(value(f, 'store_retries_total', { engine: 'postgres', reason: 'other' }), 1)
+    assert.equal(value(f, 'store_retries_total', { engine: 'sqlite', reason: 'blocklist_changed' }), 1)
     // An unlabelled histogram the parser reads whole.
     const lock = f.find((x) => x.name === 'store_write_lock_wait_seconds')?.metrics[0]
     assert.equal(lock?.count, '1')
