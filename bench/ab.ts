@@ -88,7 +88,12 @@ try {
     servers[name] = { child, url }
   }
 
-  const results: Record<string, Record<string, { rps: number[]; cpu: number[] }>> = {}
+  const results = Object.fromEntries(
+    WORKLOADS.map((w) => [
+      w,
+      Object.fromEntries(Object.keys(VARIANTS).map((n) => [n, { rps: [] as number[], cpu: [] as number[] }])),
+    ]),
+  )
   let tag = 1000
   for (const w of WORKLOADS) for (const s of Object.values(servers)) await load(s.url, bodies(w, identities, tag++), 1)
   for (let round = 0; round < ROUNDS; round++) {
@@ -99,7 +104,7 @@ try {
         const saturated = await load(s.url, bodies(w, identities, tag++), SECONDS)
         const before = cpuMicros(s.child.pid as number)
         const fixed = await load(s.url, bodies(w, identities, tag++), SECONDS, 2000)
-        const slot = ((results[w] ??= {})[name] ??= { rps: [], cpu: [] })
+        const slot = results[w]?.[name] as { rps: number[]; cpu: number[] }
         slot.rps.push(saturated.requests.average)
         slot.cpu.push((cpuMicros(s.child.pid as number) - before) / fixed.requests.total)
       }
