@@ -7,14 +7,19 @@ import cors from '@fastify/cors'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import pino from 'pino'
 import type { Config } from './config.ts'
 import { errorHandler, notFoundHandler, schemaErrorFormatter } from './http/errors.ts'
 import { healthRoutes } from './http/health.ts'
 import { identifyRoutes } from './http/identify.ts'
 import { identityRoutes } from './http/identities.ts'
+import { metricsHttpPlugin } from './http/metrics-plugin.ts'
 import { operatorRoutes } from './http/operator.ts'
+import { protectionPlugin, trustProxyOption } from './http/protection.ts'
 import { RequestLog } from './http/request-log.ts'
+import { requestState } from './http/request-state.ts'
 import { errorSchema } from './http/schemas.ts'
+import { createMetrics, type Metrics } from './metrics/metrics.ts'
 import { IdentityService } from './service/service.ts'
 import type { Store } from './store/port.ts'
 
@@ -23,6 +28,8 @@ export interface AppOptions {
   readonly store: Store
   /** A pino logger; omitted means silent (tests). */
   readonly logger?: FastifyBaseLogger
+  /** The app's metrics (`/metrics`); omitted means a fresh set. */
+  readonly metrics?: Metrics
 }
 
 /**
@@ -30,13 +37,23 @@ export interface AppOptions {
  * const app = await buildApp({ config: loadConfig({}), store })
  * const res = await app.inject({ method: 'POST', url: '/identify', payload: { email: 'a@b.io' } })
  */
-export async function buildApp({ config, store, logger }: AppOptions): Promise<FastifyInstance> {
+export async function buildApp({
+  config,
+  store,
+  logger,
+  metrics = createMetrics(),
+}: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
-    ...(logger ? { loggerInstance: logger } : { logger: false }),
+    // Silent rather than none: Fastify tells the log controller, which also counts the request for
+    // /metrics, that a request completed only when the app has a logger.
+    loggerInstance: logger ?? (pino({ level: 'silent' }) as FastifyBaseLogger),
     bodyLimit: config.bodyLimit,
+    // Which address is the client's behind a proxy (rate limits count by it): TRUST_PROXY.
+    trustProxy: trustProxyOption(config.trustProxy),
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
-    logController: new RequestLog(),
+    // Logs and counts each completed request (metrics: GET /metrics).
+    logController: new RequestLog(metrics),
     // While closing, Fastify would answer a request on an open keep-alive connection with a bare
     // 503 lacking our error shape. Serving it is better: the store closes only after the app, and
     // Fastify marks the response `Connection: close` so the client moves on.
@@ -59,15 +76,22 @@ export async function buildApp({ config, store, logger }: AppOptions): Promise<F
   app.addSchema(errorSchema)
   app.setErrorHandler(errorHandler)
   app.setNotFoundHandler(notFoundHandler)
-  app.addHook('onRequest', async (request, reply) => {
+  // Synchronous: an async hook costs a promise and a microtask on every request.
+  app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id)
+    done()
   })
+  await app.register(requestState)
 
   if (config.corsOrigins.length > 0) {
     await app.register(cors, {
       origin: config.corsOrigins.includes('*') ? true : [...config.corsOrigins],
     })
   }
+
+  // After CORS, so preflights are never rate limited and a shed answer still carries CORS headers.
+  await app.register(protectionPlugin, { config, pages: { '/docs': {} } })
+  await app.register(metricsHttpPlugin, { config, metrics })
 
   await app.register(swagger, {
     openapi: {

@@ -10,7 +10,7 @@ export const errorCodes = {
   },
   ERR_UNAUTHORIZED: {
     status: 401,
-    meaning: 'The route needs an API key (Authorization: Bearer <key>) and none or an unknown one was sent.',
+    meaning: 'The route needs an API key (Authorization: Bearer) and none, or an unknown one, was sent.',
   },
   ERR_OPERATOR_API_DISABLED: {
     status: 403,
@@ -32,6 +32,14 @@ export const errorCodes = {
   ERR_UNSUPPORTED_MEDIA_TYPE: {
     status: 415,
     meaning: 'The request body is not JSON.',
+  },
+  ERR_RATE_LIMITED: {
+    status: 429,
+    meaning: 'This API key or client address sent more requests this minute than RATE_LIMIT_PER_MINUTE allows.',
+  },
+  ERR_OVERLOADED: {
+    status: 503,
+    meaning: 'The process is past one of its OVERLOAD_* bounds and sheds requests until it recovers.',
   },
   ERR_STORAGE_UNAVAILABLE: {
     status: 503,

@@ -8,8 +8,10 @@ import type { FastifyInstance } from 'fastify'
 import { buildApp } from './app.ts'
 import type { Config } from './config.ts'
 import { createLogger, flushLogger } from './logger.ts'
+import { createMetrics } from './metrics/metrics.ts'
 import { IdentityService } from './service/service.ts'
 import { openStore } from './store/open.ts'
+import { PostgresStore } from './store/postgres.ts'
 
 /**
  * Starts the service; resolves once it listens. On a start-up failure it logs and exits with 1.
@@ -20,12 +22,17 @@ import { openStore } from './store/open.ts'
 export async function startServer(config: Config): Promise<FastifyInstance> {
   const logger = createLogger(config.logLevel)
   try {
-    const store = await openStore(config, { logger: logger.child({ component: 'store' }) })
+    const metrics = createMetrics()
+    const store = await openStore(config, { logger: logger.child({ component: 'store' }), observer: metrics.store })
+    if (store instanceof PostgresStore) {
+      const { pool } = store
+      metrics.setPoolSource(() => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }))
+    }
     // BLOCK_COMMON_JUNK: the built-in list goes in (or out) through the same blocking as an
     // operator's, so identities it bridged are regrouped before the first request.
     const junk = await new IdentityService(store).syncCommonJunk(config.blockCommonJunk)
     if (junk.added + junk.removed > 0) logger.info(junk, 'built-in block list of common junk synchronised')
-    const app = await buildApp({ config, store, logger })
+    const app = await buildApp({ config, store, logger, metrics })
 
     closeWithGrace({ delay: config.shutdownTimeoutMs }, async ({ signal, err }) => {
       if (err) logger.error({ err }, 'shutting down after an uncaught error')

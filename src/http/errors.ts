@@ -27,7 +27,9 @@ export function errorBody(code: ErrorCode, message: string): ErrorBody {
 
 export function errorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
   const body = classify(error, request)
-  if (body.statusCode >= 500) {
+  request.errorCode = body.code
+  // Shed requests are not faults, and a log line each would add work exactly when there is too much.
+  if (body.statusCode >= 500 && body.code !== 'ERR_OVERLOADED') {
     request.log.error({ err: error, code: body.code }, 'request failed')
   }
   void reply.code(body.statusCode).send(body)
@@ -35,6 +37,7 @@ export function errorHandler(error: FastifyError, request: FastifyRequest, reply
 
 export function notFoundHandler(request: FastifyRequest, reply: FastifyReply): void {
   const path = request.url.split('?')[0]
+  request.errorCode = 'ERR_NOT_FOUND'
   void reply.code(404).send(errorBody('ERR_NOT_FOUND', `there is no route ${request.method} ${path}`))
 }
 

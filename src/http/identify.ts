@@ -4,7 +4,6 @@
 import type { FastifyInstance } from 'fastify'
 import { type NormalizeOptions, normalizeIdentifyInput } from '../identity/normalize.ts'
 import type { IdentityService } from '../service/service.ts'
-import { clientGuard } from './operator-auth.ts'
 import { identifyBodySchema, identityResponseSchema } from './schemas.ts'
 
 export interface IdentifyRouteOptions {
@@ -13,11 +12,11 @@ export interface IdentifyRouteOptions {
 }
 
 export function identifyRoutes(app: FastifyInstance, service: IdentityService, options: IdentifyRouteOptions): void {
-  const preHandler = clientGuard(options.apiKeys)
+  // API_KEYS is checked by the protection plugin, before the body is read (src/http/protection.ts).
+  const guarded = options.apiKeys.length > 0
   app.post(
     '/identify',
     {
-      ...(preHandler ? { preHandler } : {}),
       schema: {
         summary: 'Find or create the identity a contact belongs to',
         description:
@@ -25,11 +24,11 @@ export function identifyRoutes(app: FastifyInstance, service: IdentityService, o
           'is its oldest contact, and answers with the whole identity.',
         tags: ['identity'],
         body: identifyBodySchema,
-        ...(preHandler ? { security: [{ apiKey: [] }] } : {}),
+        ...(guarded ? { security: [{ apiKey: [] }] } : {}),
         response: {
           200: identityResponseSchema,
           400: { $ref: 'Error#' },
-          ...(preHandler ? { 401: { $ref: 'Error#' } } : {}),
+          ...(guarded ? { 401: { $ref: 'Error#' } } : {}),
           413: { $ref: 'Error#' },
           415: { $ref: 'Error#' },
           503: { $ref: 'Error#' },
@@ -38,7 +37,9 @@ export function identifyRoutes(app: FastifyInstance, service: IdentityService, o
     },
     async (request) => {
       const input = normalizeIdentifyInput(request.body, options.normalize)
-      const { view } = await service.identify(input, { requestId: request.id })
+      const { view, outcome } = await service.identify(input, { requestId: request.id })
+      // The metrics and the request log read it (src/http/request-state.ts).
+      request.identifyOutcome = outcome
       return { contact: view }
     },
   )

@@ -47,7 +47,7 @@ export interface OperatorRouteOptions {
 }
 
 export function identityRoutes(app: FastifyInstance, service: IdentityService, options: OperatorRouteOptions): void {
-  const preHandler = operatorGuard(options.adminApiKeys)
+  const preHandler = operatorGuard({ adminApiKeys: options.adminApiKeys })
   const security = [{ operatorKey: [] }]
 
   app.get(

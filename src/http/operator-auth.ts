@@ -1,67 +1,97 @@
 /**
- * API keys (SPEC §7): `Authorization: Bearer <key>`. The operator routes need a key from
- * ADMIN_API_KEYS — none configured means the operator API is off (403, saying how to turn it on);
- * `/identify` needs one from API_KEYS only when that is set. Keys are compared in constant time
- * (both sides hashed to the same length, every key checked) and never logged.
+ * Bearer-key guards (SPEC §7): `operatorGuard` for the operator routes and `/metrics`
+ * (ADMIN_API_KEYS), `clientGuard` for `/identify` when API_KEYS is set. Keys are compared in
+ * constant time: both sides are hashed with SHA-256, so every comparison is between equal-length
+ * digests, and every configured key is compared, so the time says nothing about which one matched.
+ * Keys never reach a log line or an error message.
  */
 import { createHash, timingSafeEqual } from 'node:crypto'
-import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify'
+import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
+import type { Config } from '../config.ts'
 import { AppError } from '../errors.ts'
 
-const digest = (key: string) => createHash('sha256').update(key).digest()
+/** A hook usable as `onRequest` or `preHandler`. */
+export type Guard = (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => void
 
-/**
- * True when `presented` equals one of `digests`, taking the same time whichever matches (or none).
- *
- * @example
- * matchesAnyKey('secret…', keys.map(digestKey)) // true
- */
-export function matchesAnyKey(presented: string, digests: readonly Buffer[]): boolean {
-  const candidate = digest(presented)
-  let found = false
-  for (const d of digests) found = timingSafeEqual(candidate, d) || found
-  return found
+export function digest(key: string): Buffer {
+  return createHash('sha256').update(key).digest()
 }
 
-export const digestKey = digest
+/**
+ * Compares `candidate` with every digest in `digests`, without stopping at a match. Answers the
+ * matching position (or -1) and how many digests were compared (always all of them).
+ *
+ * @example
+ * compareKeys(digest(token), config.adminApiKeys.map(digest)).index >= 0
+ */
+export function compareKeys(candidate: Buffer, digests: readonly Buffer[]): { index: number; compared: number } {
+  let index = -1
+  let compared = 0
+  for (let i = 0; i < digests.length; i++) {
+    // Both are 32-byte SHA-256 digests, so timingSafeEqual never throws on a length mismatch.
+    const equal = timingSafeEqual(candidate, digests[i] as Buffer)
+    compared++
+    // Branch-free on the match, so a hit costs what a miss costs.
+    index = equal && index === -1 ? i : index
+  }
+  return { index, compared }
+}
 
-/** The bearer token of a request, or null. */
+/** The token of `Authorization: Bearer <token>` (scheme in any case), or null. */
 export function bearerToken(request: FastifyRequest): string | null {
   const header = request.headers.authorization
-  if (typeof header !== 'string') return null
-  const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header)
-  return match?.[1] ?? null
+  if (header === undefined || header.length < 8 || header.slice(0, 7).toLowerCase() !== 'bearer ') return null
+  const token = header.slice(7).trim()
+  return token === '' ? null : token
 }
 
-function requireKey(digests: readonly Buffer[], what: string): preHandlerAsyncHookHandler {
-  return async (request: FastifyRequest, _reply: FastifyReply) => {
+/**
+ * A guard that lets a request through only with one of `keys`; `disabled` is the answer when no key
+ * is configured (null: the guard is not needed, and the factory returns null).
+ */
+function keyGuard(
+  keys: readonly string[],
+  variable: string,
+  realm: string,
+  disabled: (() => AppError) | null,
+): Guard | null {
+  if (keys.length === 0 && disabled === null) return null
+  const digests = keys.map(digest)
+  const challenge = `Bearer realm="${realm}"`
+  return (request, reply, done) => {
+    if (disabled !== null && digests.length === 0) return done(disabled())
     const token = bearerToken(request)
     if (token === null) {
-      throw new AppError('ERR_UNAUTHORIZED', `${what} needs an API key: send "Authorization: Bearer <key>"`)
+      reply.header('www-authenticate', challenge)
+      return done(new AppError('ERR_UNAUTHORIZED', `send "Authorization: Bearer <key>" with a key from ${variable}`))
     }
-    if (!matchesAnyKey(token, digests)) throw new AppError('ERR_UNAUTHORIZED', 'the API key is not valid')
+    if (compareKeys(digest(token), digests).index === -1) {
+      reply.header('www-authenticate', challenge)
+      return done(new AppError('ERR_UNAUTHORIZED', `the bearer key is not one of ${variable}`))
+    }
+    done()
   }
 }
 
 /**
- * The guard of every operator route.
+ * The operator routes' guard: 401 `ERR_UNAUTHORIZED` without a known ADMIN_API_KEYS key, 403
+ * `ERR_OPERATOR_API_DISABLED` when ADMIN_API_KEYS is not set. `disabledHint` adds a sentence to the
+ * 403 message (e.g. how else to reach the route).
  *
  * @example
- * app.get('/identities/:contactId', { preHandler: operatorGuard(config.adminApiKeys) }, handler)
+ * app.get('/identities/:contactId', { preHandler: operatorGuard(config) }, handler)
  */
-export function operatorGuard(adminApiKeys: readonly string[]): preHandlerAsyncHookHandler {
-  if (adminApiKeys.length === 0) {
-    return async () => {
-      throw new AppError(
-        'ERR_OPERATOR_API_DISABLED',
-        'the operator API is disabled: set ADMIN_API_KEYS to one or more comma-separated keys (e.g. `openssl rand -hex 24`) and restart',
-      )
-    }
-  }
-  return requireKey(adminApiKeys.map(digest), 'the operator API')
+export function operatorGuard(config: Pick<Config, 'adminApiKeys'>, disabledHint = ''): Guard {
+  const disabled = () =>
+    new AppError(
+      'ERR_OPERATOR_API_DISABLED',
+      'the operator API is disabled: set ADMIN_API_KEYS to one or more comma-separated keys (e.g. ' +
+        `\`openssl rand -hex 24\`) and restart, then send one as "Authorization: Bearer <key>"${disabledHint}`,
+    )
+  return keyGuard(config.adminApiKeys, 'ADMIN_API_KEYS', 'operator', disabled) as Guard
 }
 
-/** The guard of `/identify`: none unless API_KEYS is set. */
-export function clientGuard(apiKeys: readonly string[]): preHandlerAsyncHookHandler | undefined {
-  return apiKeys.length === 0 ? undefined : requireKey(apiKeys.map(digest), 'POST /identify')
+/** `/identify`'s guard when API_KEYS is set; null when it is not (the route stays open). */
+export function clientGuard(config: Pick<Config, 'apiKeys'>): Guard | null {
+  return keyGuard(config.apiKeys, 'API_KEYS', 'identify', null)
 }

@@ -25,7 +25,7 @@ export interface OperatorWriteOptions {
 }
 
 export function operatorRoutes(app: FastifyInstance, service: IdentityService, options: OperatorWriteOptions): void {
-  const preHandler = operatorGuard(options.adminApiKeys)
+  const preHandler = operatorGuard({ adminApiKeys: options.adminApiKeys })
   const security = [{ operatorKey: [] }]
 
   app.delete(

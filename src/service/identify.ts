@@ -7,11 +7,11 @@ import { AppError } from '../errors.ts'
 import type { BlockList } from '../identity/blocklist.ts'
 import type { Contact, IdentityView } from '../identity/contact.ts'
 import type { IdentifyInput } from '../identity/normalize.ts'
+import { type IdentifyOutcome, outcomeOf } from '../identity/outcome.ts'
 import { applyDecision, type Created, decide, toIdentityView } from '../identity/reconcile.ts'
 import type { Touched, Tx } from '../store/port.ts'
 
-/** What a request did, for metrics and logs. */
-export type IdentifyOutcome = 'new_primary' | 'new_secondary' | 'merge' | 'nothing_new'
+export type { IdentifyOutcome }
 
 export interface IdentifyResult {
   readonly view: IdentityView
@@ -83,14 +83,7 @@ export async function identify(tx: Tx, asked: IdentifyInput): Promise<IdentifyRe
       data: { email: create.email, phoneNumber: create.phoneNumber, linkPrecedence: create.linkPrecedence },
     })
   }
-  const outcome: IdentifyOutcome =
-    demotedPrimaryIds.length > 0
-      ? 'merge'
-      : create === null
-        ? 'nothing_new'
-        : create.linkPrecedence === 'primary'
-          ? 'new_primary'
-          : 'new_secondary'
+  const outcome = outcomeOf(decision)
   return { view: toIdentityView(applyDecision(touched, decision, created)), outcome }
 }
 

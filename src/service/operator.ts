@@ -170,8 +170,9 @@ export function scrubbed(data: EventData): EventData {
 
 /**
  * `DELETE /identities/{contactId}`: erasure for a privacy request. Its contacts — with the deleted
- * ones that were last part of it — and every link naming one of their values are removed for good;
- * every event of its history keeps its id, type, time and contact ids but loses its data.
+ * ones that were last part of it — and every link naming one of their values that no other contact
+ * holds are removed for good; every event of its history keeps its id, type, time and contact ids
+ * but loses its data. A value another person's contact also holds stays theirs, with its links.
  */
 export async function eraseIdentity(tx: Tx, contactId: number): Promise<{ erasedContactIds: number[] }> {
   const record = await tx.identity({ contactId })
@@ -190,17 +191,29 @@ export async function eraseIdentity(tx: Tx, contactId: number): Promise<{ erased
     const contact = await tx.contact(id)
     if (contact !== null && contact.deletedAt !== null) erased.push(contact)
   }
-  const emails = [...new Set(erased.flatMap((c) => (c.email === null ? [] : [c.email])))]
-  const phones = [...new Set(erased.flatMap((c) => (c.phoneNumber === null ? [] : [c.phoneNumber])))]
+  const erasedContactIds = erased.map((c) => c.id).sort((a, b) => a - b)
+  const gone = new Set(erasedContactIds)
+  // A value goes with the customer unless someone else still holds it (the same phone number at
+  // another person's contact): then it is theirs too, and so are the links naming it.
+  const onlyTheirs = async (kind: 'email' | 'phoneNumber', values: Iterable<string>) => {
+    const out: string[] = []
+    for (const v of new Set(values)) {
+      if ((await tx.holders(kind, [v])).every((h) => gone.has(h.id))) out.push(v)
+    }
+    return out
+  }
+  const emails = await onlyTheirs(
+    'email',
+    erased.flatMap((c) => (c.email === null ? [] : [c.email])),
+  )
+  const phones = await onlyTheirs(
+    'phoneNumber',
+    erased.flatMap((c) => (c.phoneNumber === null ? [] : [c.phoneNumber])),
+  )
   const links = new Map<number, Link>()
-  for (const l of [
-    ...record.links,
-    ...(await tx.linksNaming('email', emails)),
-    ...(await tx.linksNaming('phoneNumber', phones)),
-  ]) {
+  for (const l of [...(await tx.linksNaming('email', emails)), ...(await tx.linksNaming('phoneNumber', phones))]) {
     links.set(l.id, l)
   }
-  const erasedContactIds = erased.map((c) => c.id).sort((a, b) => a - b)
   await tx.deleteLinks([...links.keys()])
   await tx.clearUnheld('email', emails)
   await tx.clearUnheld('phoneNumber', phones)

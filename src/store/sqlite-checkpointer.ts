@@ -67,12 +67,17 @@ export class Checkpointer {
 
   /** Runs a last checkpoint, closes the worker's connection and ends the thread. */
   async stop(): Promise<void> {
+    // Referenced again while it finishes: with nothing else left (a test's last close), an
+    // unreferenced worker's answer would not keep the process waiting for it.
+    this.#worker.ref()
     const stopped = new Promise<void>((resolve) => {
       this.#worker.once('message', () => resolve())
       this.#worker.once('exit', () => resolve())
     })
     this.#worker.postMessage('stop')
-    await Promise.race([stopped, new Promise((resolve) => setTimeout(resolve, 2000).unref())])
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([stopped, new Promise((resolve) => (timer = setTimeout(resolve, 2000)))])
+    clearTimeout(timer)
     await this.#worker.terminate()
   }
 }

@@ -1,6 +1,7 @@
 /**
  * What the running server writes to its log (README: "Bodies, client addresses and query strings
- * are never logged at info"), and SIGINT as a graceful stop like SIGTERM.
+ * are never logged at info"; a refusal's line names its error code), and SIGINT as a graceful stop
+ * like SIGTERM.
  */
 import assert from 'node:assert/strict'
 import { once } from 'node:events'
@@ -45,7 +46,11 @@ test('request lines carry id, route, status and time, and no personal data; SIGI
   assert.equal(okLine.route, '/identify')
   assert.equal(okLine.statusCode, 200)
   assert.equal(typeof okLine.ms, 'number')
-  assert.ok(requestLines.some((l) => l.reqId === 'trace-bad' && l.statusCode === 400))
+  assert.equal(okLine.code, undefined, 'a success carries no error code')
+  const badLine = requestLines.find((l) => l.reqId === 'trace-bad' && l.msg === 'request completed')
+  assert.ok(badLine, 'a completion line for trace-bad')
+  assert.equal(badLine.statusCode, 400)
+  assert.equal(badLine.code, 'ERR_INVALID_INPUT', 'a refusal names its code')
   assert.ok(server.logs.some((l) => l.msg === 'shutting down' && l.signal === 'SIGINT'))
 
   const text = JSON.stringify(requestLines)

@@ -203,9 +203,15 @@ for (const engine of engines()) {
               const { erasedContactIds } = await service.erase(victim.id)
               for (const id of members) assert.ok(erasedContactIds.includes(id), `erased ${id}`)
               const gone = model.contacts.filter((c) => erasedContactIds.includes(c.id))
-              const goneEmails = new Set(gone.map((c) => c.email).filter((v) => v !== null))
-              const gonePhones = new Set(gone.map((c) => c.phone).filter((v) => v !== null))
               model.contacts = model.contacts.filter((c) => !erasedContactIds.includes(c.id))
+              // An erased value goes, with its links, unless another live contact still holds it.
+              const stillLive = model.live()
+              const goneEmails = new Set(
+                gone.map((c) => c.email).filter((v) => v !== null && !stillLive.some((x) => x.email === v)),
+              )
+              const gonePhones = new Set(
+                gone.map((c) => c.phone).filter((v) => v !== null && !stillLive.some((x) => x.phone === v)),
+              )
               model.links = model.links.filter((l) => !goneEmails.has(l.email) && !gonePhones.has(l.phone))
             } else if (step.op === 'block') {
               const { entry } = await service.block({ kind: step.kind, value: step.value })
