@@ -209,6 +209,15 @@ for (const engine of engines()) {
         await expectError({ payload: { email: 'a@b@c' } }, 400, 'ERR_INVALID_INPUT', /exactly one/)
         await expectError({ payload: { email: `${'a'.repeat(260)}@x.io` } }, 400, 'ERR_INVALID_INPUT', /254/)
       })
+      test('values that are not well-formed Unicode are refused, every time (issue 11, item 1)', async () => {
+        // A lone surrogate used to be stored as U+FFFD; the second identical request then hit the
+        // unique index (500 on SQLite, 503 after retries on PostgreSQL).
+        for (let i = 0; i < 2; i++) {
+          await expectError({ body: '{"email":"\\ud800@x.test"}' }, 400, 'ERR_INVALID_INPUT', /Unicode/)
+          await expectError({ body: '{"email":"\\udc00@x.test"}' }, 400, 'ERR_INVALID_INPUT', /Unicode/)
+          await expectError({ body: '{"phoneNumber":"12\\ud83d"}' }, 400, 'ERR_INVALID_INPUT', /Unicode/)
+        }
+      })
       test('wrong types', async () => {
         await expectError({ payload: { email: 42 } }, 400, 'ERR_INVALID_INPUT', /email must be a string or null/)
         await expectError({ payload: { phoneNumber: true } }, 400, 'ERR_INVALID_INPUT', /phoneNumber must be/)
