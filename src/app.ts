@@ -11,6 +11,7 @@ import type { Config } from './config.ts'
 import { errorHandler, notFoundHandler, schemaErrorFormatter } from './http/errors.ts'
 import { healthRoutes } from './http/health.ts'
 import { identifyRoutes } from './http/identify.ts'
+import { useStrictJsonParser } from './http/json-parser.ts'
 import { RequestLog } from './http/request-log.ts'
 import { errorSchema } from './http/schemas.ts'
 import type { ContactStore } from './store/store.ts'
@@ -53,6 +54,7 @@ export async function buildApp({ config, store, logger }: AppOptions): Promise<F
 
   // JSON only: without this, Fastify's built-in text/plain parser would turn a 415 into a confusing 400.
   app.removeContentTypeParser('text/plain')
+  useStrictJsonParser(app)
   app.addSchema(errorSchema)
   app.setErrorHandler(errorHandler)
   app.setNotFoundHandler(notFoundHandler)

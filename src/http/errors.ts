@@ -54,16 +54,11 @@ function classify(error: FastifyError, request: FastifyRequest): ErrorBody {
           request.headers['content-type'] === undefined ? 'no Content-Type' : `"${request.headers['content-type']}"`
         })`,
       )
-    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      return errorBody('ERR_INVALID_INPUT', 'the body is empty; send a JSON object such as {"email":"…"}')
   }
   const status = error.statusCode ?? 500
   if (status === 413) return errorBody('ERR_PAYLOAD_TOO_LARGE', error.message)
   if (status === 415) return errorBody('ERR_UNSUPPORTED_MEDIA_TYPE', error.message)
   if (status === 404) return errorBody('ERR_NOT_FOUND', error.message)
-  if (error instanceof SyntaxError) {
-    return errorBody('ERR_INVALID_INPUT', `the body is not valid JSON: ${error.message}`)
-  }
   if (status >= 400 && status < 500) return errorBody('ERR_INVALID_INPUT', error.message)
   return errorBody('ERR_INTERNAL', `the service failed; its log has the details under request id ${request.id}`)
 }
