@@ -8,7 +8,9 @@ import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { Config } from './config.ts'
+import { answerClientError, guardConnections } from './http/client-errors.ts'
 import { errorHandler, notFoundHandler, schemaErrorFormatter } from './http/errors.ts'
+import { refuseAmbiguousFraming } from './http/framing.ts'
 import { healthRoutes } from './http/health.ts'
 import { identifyRoutes } from './http/identify.ts'
 import { useStrictJsonParser } from './http/json-parser.ts'
@@ -50,6 +52,11 @@ export async function buildApp({ config, store, logger }: AppOptions): Promise<F
       },
     },
     schemaErrorFormatter,
+    // What Node's parser and Fastify's router refuse answers in the error shape too (src/http/).
+    clientErrorHandler: answerClientError,
+    frameworkErrors: errorHandler,
+    // Node's own missing-Host 400 has no body; refuseAmbiguousFraming checks Host instead.
+    http: { requireHostHeader: false },
   })
 
   // JSON only: without this, Fastify's built-in text/plain parser would turn a 415 into a confusing 400.
@@ -61,6 +68,8 @@ export async function buildApp({ config, store, logger }: AppOptions): Promise<F
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id)
   })
+  refuseAmbiguousFraming(app)
+  guardConnections(app)
 
   if (config.corsOrigins.length > 0) {
     await app.register(cors, {

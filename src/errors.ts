@@ -8,7 +8,15 @@ export const errorCodes = {
     status: 400,
     meaning: 'The request body or one of its values is invalid.',
   },
+  ERR_MALFORMED_REQUEST: {
+    status: 400,
+    meaning: 'The HTTP request itself is not valid HTTP/1.1, or its framing is ambiguous.',
+  },
   ERR_NOT_FOUND: { status: 404, meaning: 'No such route or resource.' },
+  ERR_REQUEST_TIMEOUT: {
+    status: 408,
+    meaning: 'The request did not arrive in time.',
+  },
   ERR_PAYLOAD_TOO_LARGE: {
     status: 413,
     meaning: 'The request body is larger than the configured limit.',
@@ -16,6 +24,14 @@ export const errorCodes = {
   ERR_UNSUPPORTED_MEDIA_TYPE: {
     status: 415,
     meaning: 'The request body is not JSON.',
+  },
+  ERR_EXPECTATION_FAILED: {
+    status: 417,
+    meaning: 'The request carries an Expect header other than 100-continue.',
+  },
+  ERR_HEADERS_TOO_LARGE: {
+    status: 431,
+    meaning: 'The request headers are larger than the server accepts.',
   },
   ERR_STORAGE_UNAVAILABLE: {
     status: 503,

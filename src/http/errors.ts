@@ -47,6 +47,8 @@ function classify(error: FastifyError, request: FastifyRequest): ErrorBody {
         'ERR_PAYLOAD_TOO_LARGE',
         `the body is larger than the limit of ${request.routeOptions.bodyLimit} bytes`,
       )
+    case 'FST_ERR_BAD_URL':
+      return errorBody('ERR_MALFORMED_REQUEST', 'the path is not a valid URL: a "%" must start an escape such as %20')
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return errorBody(
         'ERR_UNSUPPORTED_MEDIA_TYPE',
