@@ -5,6 +5,7 @@
  */
 import closeWithGrace from 'close-with-grace'
 import type { FastifyInstance } from 'fastify'
+import type { Logger } from 'pino'
 import { buildApp } from './app.ts'
 import type { Config } from './config.ts'
 import { createLogger, flushLogger } from './logger.ts'
@@ -22,7 +23,7 @@ export async function startServer(config: Config): Promise<FastifyInstance> {
     const store = await openStore(config, { logger: logger.child({ component: 'store' }) })
     const app = await buildApp({ config, store, logger })
 
-    closeWithGrace({ delay: config.shutdownTimeoutMs }, async ({ signal, err }) => {
+    closeWithGrace({ delay: config.shutdownTimeoutMs, ...shutdownLog(logger) }, async ({ signal, err }) => {
       if (err) logger.error({ err }, 'shutting down after an uncaught error')
       else logger.info({ signal }, 'shutting down')
       flushLogger(logger)
@@ -40,5 +41,23 @@ export async function startServer(config: Config): Promise<FastifyInstance> {
   } catch (err) {
     logger.fatal({ err }, 'could not start')
     process.exit(1)
+  }
+}
+
+/** close-with-grace prints plain text on `console` by default; here every line is JSON, flushed before it exits. */
+function shutdownLog(logger: Logger) {
+  const fatal = (fields: object, message: string) => {
+    logger.error(fields, message)
+    flushLogger(logger)
+  }
+  return {
+    logger: {
+      error: (message: unknown) =>
+        message instanceof Error ? fatal({ err: message }, 'shutdown failed') : fatal({}, String(message)),
+    },
+    onTimeout: (delay: number) =>
+      fatal({ delay }, `in-flight requests did not finish within SHUTDOWN_TIMEOUT_MS (${delay} ms); exiting with 1`),
+    onSecondSignal: (signal: string) => fatal({ signal }, `second ${signal} while shutting down; exiting with 1`),
+    onSecondError: (err: unknown) => fatal({ err }, 'second uncaught error while shutting down; exiting with 1'),
   }
 }

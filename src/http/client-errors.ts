@@ -9,7 +9,7 @@ import { type IncomingMessage, maxHeaderSize, type ServerResponse, STATUS_CODES 
 import type { Socket } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import { type ErrorCode, errorCodes } from '../errors.ts'
-import { closeAfterOwed, trackResponses } from './connections.ts'
+import { closeAfterOwed, closeBusyConnections, trackResponses } from './connections.ts'
 import { errorBody } from './errors.ts'
 
 interface ClientError extends Error {
@@ -45,14 +45,17 @@ export function answerClientError(this: FastifyInstance, err: ClientError, socke
 }
 
 /**
- * Registers what the server needs besides the handler: the record of owed answers, and the 417
- * for unknown expectations (Node's own is a bare status line).
+ * Registers what the server needs besides the handler: the record of owed answers, the 417 for
+ * unknown expectations (Node's own is a bare status line), and, when the app closes, a last answer
+ * with `Connection: close` on every busy connection, so that a keep-alive client cannot hold the
+ * shutdown open (`server.close()` closes only the connections idle at that moment).
  *
  * @example
  * guardConnections(app)
  */
 export function guardConnections(app: FastifyInstance): void {
   trackResponses(app.server)
+  app.addHook('preClose', async () => closeBusyConnections(app.server))
   app.server.on('checkExpectation', (_req: IncomingMessage, res: ServerResponse) => {
     const body = JSON.stringify(
       errorBody('ERR_EXPECTATION_FAILED', 'the only expectation this server meets is "Expect: 100-continue"'),

@@ -8,7 +8,14 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 
-const pending = new WeakMap<Socket, ServerResponse[]>()
+interface Connection {
+  /** Unfinished responses, oldest first. */
+  readonly responses: ServerResponse[]
+  /** The answer we made the connection's last (`Connection: close`), and its keep-alive before that. */
+  last?: { readonly res: ServerResponse; readonly keepAlive: boolean }
+}
+
+const connections = new WeakMap<Socket, Connection>()
 const busy = new WeakMap<Server, Set<Socket>>()
 
 /**
@@ -22,18 +29,24 @@ export function trackResponses(server: Server): void {
   busy.set(server, sockets)
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const socket = req.socket
-    let list = pending.get(socket)
-    if (list === undefined) {
-      list = []
-      pending.set(socket, list)
+    let connection = connections.get(socket)
+    if (connection === undefined) {
+      connection = { responses: [] }
+      connections.set(socket, connection)
     }
-    list.push(res)
+    const { responses, last } = connection
+    responses.push(res)
     sockets.add(socket)
-    const owner = list
+    // A request pipelined behind the answer meant to be the last (while shutting down): that answer
+    // must not close the connection under this one, which becomes the last instead.
+    if (last !== undefined && !last.res.headersSent) {
+      last.res.shouldKeepAlive = last.keepAlive
+      closeAfter(socket, connection, res)
+    }
     res.once('close', () => {
-      const at = owner.indexOf(res)
-      if (at !== -1) owner.splice(at, 1)
-      if (owner.length === 0) sockets.delete(socket)
+      const at = responses.indexOf(res)
+      if (at !== -1) responses.splice(at, 1)
+      if (responses.length === 0) sockets.delete(socket)
     })
   })
 }
@@ -47,8 +60,12 @@ export function trackResponses(server: Server): void {
  * if (!closeAfterOwed(socket)) refuse(socket, err)
  */
 export function closeAfterOwed(socket: Socket): boolean {
-  const owed = unfinished(socket).filter((res) => res.req.complete || res.headersSent)
-  return closeAfter(socket, owed.at(-1))
+  const connection = connections.get(socket)
+  const owed = unfinished(connection).filter((res) => res.req.complete || res.headersSent)
+  const last = owed.at(-1)
+  if (connection === undefined || last === undefined) return false
+  closeAfter(socket, connection, last)
+  return true
 }
 
 /**
@@ -59,20 +76,23 @@ export function closeAfterOwed(socket: Socket): boolean {
  * app.addHook('preClose', async () => closeBusyConnections(app.server))
  */
 export function closeBusyConnections(server: Server): void {
-  for (const socket of busy.get(server) ?? []) closeAfter(socket, unfinished(socket).at(-1))
-}
-
-function unfinished(socket: Socket): ServerResponse[] {
-  return (pending.get(socket) ?? []).filter((res) => !res.writableFinished)
-}
-
-function closeAfter(socket: Socket, last: ServerResponse | undefined): boolean {
-  if (last === undefined) return false
-  if (!last.headersSent) {
-    // Node then writes `Connection: close` in its head and ends the socket once it is finished.
-    last.shouldKeepAlive = false
-  } else {
-    last.once('finish', () => socket.destroySoon())
+  for (const socket of busy.get(server) ?? []) {
+    const connection = connections.get(socket)
+    const last = unfinished(connection).at(-1)
+    if (connection !== undefined && last !== undefined) closeAfter(socket, connection, last)
   }
-  return true
+}
+
+function unfinished(connection: Connection | undefined): ServerResponse[] {
+  return (connection?.responses ?? []).filter((res) => !res.writableFinished)
+}
+
+function closeAfter(socket: Socket, connection: Connection, res: ServerResponse): void {
+  if (!res.headersSent) {
+    // Node then writes `Connection: close` in its head and ends the socket once it is finished.
+    connection.last = { res, keepAlive: res.shouldKeepAlive }
+    res.shouldKeepAlive = false
+  } else {
+    res.once('finish', () => socket.destroySoon())
+  }
 }

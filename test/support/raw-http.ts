@@ -95,8 +95,13 @@ export function assertErrorShape(response: RawResponse | { status: number; body:
 
 /** A `POST /identify` request as raw bytes, with exact headers; `extra` lines end in CRLF. */
 export function identifyRequest(body: string, extra = ''): string {
+  return identifyHead(Buffer.byteLength(body), extra) + body
+}
+
+/** The head of a `POST /identify` request announcing `contentLength` body bytes, for bodies sent later. */
+export function identifyHead(contentLength: number, extra = ''): string {
   return (
     `POST /identify HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n` +
-    `Content-Length: ${Buffer.byteLength(body)}\r\n${extra}\r\n${body}`
+    `Content-Length: ${contentLength}\r\n${extra}\r\n`
   )
 }
