@@ -30,12 +30,25 @@ export function errorHandler(error: FastifyError, request: FastifyRequest, reply
   if (body.statusCode >= 500) {
     request.log.error({ err: error, code: body.code }, 'request failed')
   }
-  void reply.code(body.statusCode).send(body)
+  sendError(reply, body)
 }
 
 export function notFoundHandler(request: FastifyRequest, reply: FastifyReply): void {
   const path = request.url.split('?')[0]
-  void reply.code(404).send(errorBody('ERR_NOT_FOUND', `there is no route ${request.method} ${path}`))
+  sendError(reply, errorBody('ERR_NOT_FOUND', `there is no route ${request.method} ${path}`))
+}
+
+// The code each error answer carried, for its request log line (the body itself is never logged).
+const sentCodes = new WeakMap<FastifyReply, ErrorCode>()
+
+function sendError(reply: FastifyReply, body: ErrorBody): void {
+  sentCodes.set(reply, body.code)
+  void reply.code(body.statusCode).send(body)
+}
+
+/** The error code the reply was answered with, if it was an error answer. */
+export function sentErrorCode(reply: FastifyReply): ErrorCode | undefined {
+  return sentCodes.get(reply)
 }
 
 function classify(error: FastifyError, request: FastifyRequest): ErrorBody {
