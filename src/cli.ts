@@ -24,7 +24,7 @@ import { IMPORT_FORMATS, type ImportFormat } from './import/record.ts'
 import type { ImportSink } from './import/sink.ts'
 import { openSource } from './import/source.ts'
 import { SqliteSink } from './import/sqlite-sink.ts'
-import { startServer } from './serve.ts'
+import { serve } from './serve.ts'
 import { openStore } from './store/open.ts'
 import { describeTarget } from './store/postgres.ts'
 import { toStorageError } from './store/postgres-errors.ts'
@@ -50,7 +50,7 @@ program
   .command('serve')
   .description('start the HTTP service (the same as `node dist/server.js`)')
   .action(async () => {
-    await startServer(loadConfig(process.env))
+    await serve(process.env)
   })
 
 program
