@@ -32,6 +32,17 @@ describe('identity CLI', () => {
     }
   })
 
+  test('a stray quote on row 2 of 20,002 costs that row only: the 20,000 after it are imported', (t) => {
+    const dir = tempDir(t)
+    const file = join(dir, 'stray.csv')
+    const rows = Array.from({ length: 20000 }, (_, i) => `u${i}@x.io,${100000 + i}`)
+    writeFileSync(file, `email,phone\n"stray@x.io,1\n${rows.join('\n')}\n`)
+    const run = runCli(['import', file, '--json', '--quiet'], { env: { DATABASE_URL: `sqlite:${join(dir, 'c.db')}` } })
+    assert.equal(run.status, 2, run.stderr)
+    const summary = JSON.parse(run.stdout)
+    assert.deepEqual([summary.rowsRead, summary.rejected, summary.contactsCreated], [20001, 1, 20000])
+  })
+
   test('migrate, import with rejects and --json (exit 2), import again (exit 0, nothing new), export', (t) => {
     const dir = tempDir(t)
     const env = { DATABASE_URL: `sqlite:${join(dir, 'db', 'contacts.db')}` }
