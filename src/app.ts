@@ -78,8 +78,11 @@ export async function buildApp({ config, store, logger }: AppOptions): Promise<F
   }
 
   await app.register(swagger, {
+    // Shared schemas keep their $id as their name (`Error`), not `def-0`.
+    refResolver: { buildLocalReference: (json, _base, _fragment, i) => String(json.$id ?? `def-${i}`) },
     openapi: {
-      openapi: '3.0.3',
+      // 3.1: JSON Schema's `type: ['string', 'null']` as it is; 3.0 has no null type.
+      openapi: '3.1.0',
       info: {
         title: 'Identity reconciliation',
         description:

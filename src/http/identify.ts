@@ -4,7 +4,7 @@
 import type { FastifyInstance } from 'fastify'
 import { type NormalizeOptions, normalizeIdentifyInput } from '../identity/normalize.ts'
 import type { ContactStore } from '../store/store.ts'
-import { identifyBodySchema, identityResponseSchema } from './schemas.ts'
+import { commonErrorResponses, errorResponse, identifyBodySchema, identityResponseSchema } from './schemas.ts'
 
 export function identifyRoutes(app: FastifyInstance, store: ContactStore, options: NormalizeOptions = {}): void {
   app.post(
@@ -19,10 +19,27 @@ export function identifyRoutes(app: FastifyInstance, store: ContactStore, option
         body: identifyBodySchema,
         response: {
           200: identityResponseSchema,
-          400: { $ref: 'Error#' },
-          413: { $ref: 'Error#' },
-          415: { $ref: 'Error#' },
-          503: { $ref: 'Error#' },
+          400: errorResponse(
+            'The body is not a JSON object, is not valid UTF-8 or JSON, or a value in it is invalid (the message says which); nothing was stored.',
+            'ERR_INVALID_INPUT',
+            'email must contain exactly one "@"',
+          ),
+          413: errorResponse(
+            'The body is larger than BODY_LIMIT (64 KiB by default); nothing was stored.',
+            'ERR_PAYLOAD_TOO_LARGE',
+            'the body is larger than the limit of 65536 bytes',
+          ),
+          415: errorResponse(
+            'The body is not sent as application/json; nothing was stored.',
+            'ERR_UNSUPPORTED_MEDIA_TYPE',
+            'send the body as JSON with "Content-Type: application/json" (got "text/plain")',
+          ),
+          503: errorResponse(
+            'Storage is unavailable or shutting down; nothing was stored. Retry later; /readyz says when it is back.',
+            'ERR_STORAGE_UNAVAILABLE',
+            'the database is closed (shutting down)',
+          ),
+          ...commonErrorResponses,
         },
       },
     },
