@@ -1,10 +1,13 @@
 /**
- * `npm start` hands signals to the server (issue 11, item 14): npm forwards SIGTERM to its script's
- * process, which must be node itself (`exec`), not a shell that dies and leaves node orphaned.
+ * The package scripts as the README tells people to use them: `npm start` hands signals to the
+ * server (issue 11, item 14: npm forwards SIGTERM to its script's process, which must be node itself,
+ * not a shell that dies and leaves node orphaned), and `npm run build` leaves `dist/cli.js`
+ * executable (item 18).
  */
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { once } from 'node:events'
+import { statSync } from 'node:fs'
 import { connect } from 'node:net'
 import { test } from 'node:test'
 import { fileURLToPath } from 'node:url'
@@ -67,4 +70,16 @@ test('SIGTERM to the npm process stops the server it started', { timeout: 120000
   }
   assert.ok(stopped, `the server (pid ${ready.pid}) still listens after npm was stopped`)
   assert.match(out, /"msg":"shutting down"/, 'the server itself got the signal and shut down gracefully')
+})
+
+test('npm run build leaves dist/cli.js executable, so ./dist/cli.js runs as the identity command', {
+  timeout: 120000,
+}, () => {
+  const build = spawnSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, encoding: 'utf8' })
+  assert.equal(build.status, 0, build.stderr)
+  const mode = statSync(`${ROOT}/dist/cli.js`).mode
+  assert.equal(mode & 0o111, 0o111, `dist/cli.js has mode ${(mode & 0o777).toString(8)}`)
+  const help = spawnSync(`${ROOT}/dist/cli.js`, ['--help'], { cwd: ROOT, encoding: 'utf8' })
+  assert.equal(help.status, 0, help.stderr)
+  assert.match(help.stdout, /Usage: identity/)
 })
