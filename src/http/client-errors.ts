@@ -45,8 +45,8 @@ export function answerClientError(this: FastifyInstance, err: ClientError, socke
 }
 
 /**
- * Registers what the server needs besides the handler: the record of owed answers, the 417 for
- * unknown expectations (Node's own is a bare status line), and, when the app closes, a last answer
+ * Registers what the server needs besides the handler: the record of owed answers, answers for
+ * clients that half-close, the 417 for unknown expectations (Node's own is a bare status line), and, when the app closes, a last answer
  * with `Connection: close` on every busy connection, so that a keep-alive client cannot hold the
  * shutdown open (`server.close()` closes only the connections idle at that moment).
  *
@@ -55,6 +55,10 @@ export function answerClientError(this: FastifyInstance, err: ClientError, socke
  */
 export function guardConnections(app: FastifyInstance): void {
   trackResponses(app.server)
+  // Node's default ends the connection when the client half-closes it, dropping the answers of
+  // requests still being handled — which may commit. RFC 9112: a half-closed connection does not
+  // mean the client lost interest; with this Node answers them, then closes.
+  Object.assign(app.server, { httpAllowHalfOpen: true })
   app.addHook('preClose', async () => closeBusyConnections(app.server))
   app.server.on('checkExpectation', (_req: IncomingMessage, res: ServerResponse) => {
     const body = JSON.stringify(

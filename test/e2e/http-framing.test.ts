@@ -5,12 +5,25 @@
  * ambiguous framing is refused with nothing stored.
  */
 import assert from 'node:assert/strict'
+import { once } from 'node:events'
+import { connect } from 'node:net'
 import { after, before, describe, test } from 'node:test'
 import type { FastifyInstance } from 'fastify'
 import { buildApp } from '../../src/app.ts'
 import { loadConfig } from '../../src/config.ts'
 import { engines, type TestDatabase } from '../support/engines.ts'
 import { assertErrorShape, exchange, identifyRequest, responsesIn } from '../support/raw-http.ts'
+
+/** Sends the request and shuts down the sending side at once (`socket.end(bytes)`), then reads the answer. */
+async function halfClosed(port: number, bytes: string): Promise<string> {
+  const socket = connect(port, '127.0.0.1')
+  socket.on('error', () => {})
+  const chunks: Buffer[] = []
+  socket.on('data', (chunk: Buffer) => chunks.push(chunk))
+  socket.end(bytes)
+  await once(socket, 'close')
+  return Buffer.concat(chunks).toString()
+}
 
 for (const engine of engines()) {
   describe(`HTTP framing on a listening server (${engine.name})`, () => {
@@ -70,6 +83,17 @@ for (const engine of engines()) {
         )
         assert.equal(answers[1]!.headers.connection, 'close')
         assert.ok(closed)
+      })
+
+      test('a client that half-closes its socket after the request still gets the answer', async () => {
+        // RFC 9112: a half-closed connection neither ends a request nor says the client lost interest.
+        const answers = await Promise.all(
+          Array.from({ length: 20 }, (_, i) => halfClosed(port, identifyRequest(`{"email":"half${i}@x.test"}`))),
+        )
+        for (const [i, raw] of answers.entries()) {
+          const [answer] = responsesIn(raw)
+          assert.equal(answer?.status, 200, `request ${i}: ${JSON.stringify(raw)}`)
+        }
       })
 
       test('a malformed body cut by the parser is refused (nothing of it can have committed)', async () => {
