@@ -7,9 +7,9 @@
 import assert from 'node:assert/strict'
 import { once } from 'node:events'
 import { connect, type Socket } from 'node:net'
-import { test } from 'node:test'
+import { type TestContext, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { sqliteEngine } from '../support/engines.ts'
+import { sqliteEngine, type TestDatabase } from '../support/engines.ts'
 import { identifyHead, identifyRequest, responsesIn } from '../support/raw-http.ts'
 import { type ServerProcess, startServer } from '../support/server-process.ts'
 
@@ -39,16 +39,33 @@ async function sigterm(server: ServerProcess): Promise<{ exited: Promise<unknown
   return { exited, at }
 }
 
+/** A server process on a fresh SQLite file, stopped and removed after the test. */
+async function serverFor(
+  t: TestContext,
+  shutdownTimeoutMs: number,
+): Promise<{ server: ServerProcess; db: TestDatabase }> {
+  const db = await sqliteEngine.open({ file: true })
+  t.after(() => db.drop())
+  const server = await startServer({ DATABASE_URL: db.databaseUrl, SHUTDOWN_TIMEOUT_MS: String(shutdownTimeoutMs) })
+  t.after(() => server.kill())
+  return { server, db }
+}
+
+/** A keep-alive connection with a request in flight: routed (100 Continue), its body held back. */
+async function heldRequest(port: number, bodyLength: number) {
+  const held = await openSocket(port)
+  held.socket.write(identifyHead(bodyLength, 'Expect: 100-continue\r\n'))
+  await until('100 Continue', () => held.received().includes('100 Continue'))
+  return held
+}
+
 function assertAllJson(server: ServerProcess): void {
   const plain = server.logs.filter((l) => 'raw' in l && l.raw !== '')
   assert.deepEqual(plain, [], 'every line the server prints is JSON')
 }
 
 test('SIGTERM with keep-alive clients: idle ones closed, the in-flight one answered with Connection: close, exit 0 at once', async (t) => {
-  const db = await sqliteEngine.open({ file: true })
-  t.after(() => db.drop())
-  const server = await startServer({ DATABASE_URL: db.databaseUrl, SHUTDOWN_TIMEOUT_MS: '8000' })
-  t.after(() => server.kill())
+  const { server, db } = await serverFor(t, 8000)
 
   // An idle keep-alive client: one request answered, connection left open.
   const idle = await openSocket(server.port)
@@ -56,11 +73,9 @@ test('SIGTERM with keep-alive clients: idle ones closed, the in-flight one answe
   await until('the idle client answer', () => responsesIn(idle.received()).length === 1)
   const idleClosed = once(idle.socket, 'close')
 
-  // A keep-alive client whose request is in flight: routed (100 Continue), body held back.
-  const busy = await openSocket(server.port)
+  // A keep-alive client whose request is in flight.
   const body = '{"email":"busy@x.test"}'
-  busy.socket.write(identifyHead(body.length, 'Expect: 100-continue\r\n'))
-  await until('100 Continue', () => busy.received().includes('100 Continue'))
+  const busy = await heldRequest(server.port, body.length)
   const busyClosed = once(busy.socket, 'close')
 
   const { exited, at } = await sigterm(server)
@@ -79,15 +94,10 @@ test('SIGTERM with keep-alive clients: idle ones closed, the in-flight one answe
 })
 
 test('when SHUTDOWN_TIMEOUT_MS runs out the process exits 1 and says so in a JSON line', async (t) => {
-  const db = await sqliteEngine.open({ file: true })
-  t.after(() => db.drop())
-  const server = await startServer({ DATABASE_URL: db.databaseUrl, SHUTDOWN_TIMEOUT_MS: '300' })
-  t.after(() => server.kill())
+  const { server } = await serverFor(t, 300)
 
   // A request that never completes holds the close until the timeout.
-  const stuck = await openSocket(server.port)
-  stuck.socket.write(identifyHead(10, 'Expect: 100-continue\r\n'))
-  await until('100 Continue', () => stuck.received().includes('100 Continue'))
+  const stuck = await heldRequest(server.port, 10)
   const closed = once(server.child.stdout!, 'close')
   const { exited } = await sigterm(server)
   const [code] = await exited
