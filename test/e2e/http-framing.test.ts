@@ -138,6 +138,27 @@ for (const engine of engines()) {
       }
     })
 
+    test('headers that do not arrive in time: 408 in the error shape', async () => {
+      const slow = await buildApp({ config: loadConfig({}), store: db.store })
+      // Node checks header deadlines every connectionsCheckingInterval; both are read at listen.
+      Object.assign(slow.server, { headersTimeout: 200, connectionsCheckingInterval: 50 })
+      await slow.listen({ host: '127.0.0.1', port: 0 })
+      try {
+        const { raw } = await exchange(
+          (slow.server.address() as { port: number }).port,
+          'GET /healthz HTTP/1.1\r\nHost: x\r\n',
+          {
+            quietMs: 3000,
+          },
+        )
+        const [answer] = responsesIn(raw)
+        assert.ok(answer, raw)
+        assertErrorShape(answer, 408)
+      } finally {
+        await slow.close()
+      }
+    })
+
     describe('ambiguous framing is refused and stores nothing (item 6)', () => {
       const json = (email: string) => `{"email":"${email}"}`
       const cases: [string, string, string][] = [
