@@ -22,9 +22,11 @@ RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 
 FROM ${NODE_IMAGE} AS runtime
 WORKDIR /app
+# SHUTDOWN_TIMEOUT_MS below docker stop's default 10 s, so the service drains before Docker's SIGKILL.
 ENV HOST=0.0.0.0 \
   PORT=3000 \
-  DATABASE_URL=sqlite:/app/data/contacts.db
+  DATABASE_URL=sqlite:/app/data/contacts.db \
+  SHUTDOWN_TIMEOUT_MS=8000
 # package.json is needed at run time: its "type": "module" makes dist/*.js ES modules.
 COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/node_modules ./node_modules
@@ -38,6 +40,6 @@ EXPOSE 3000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=15s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 # Exec form: node is PID 1 and receives SIGTERM itself, so `docker stop` drains in-flight requests
-# (SHUTDOWN_TIMEOUT_MS, default 10 s; keep `docker stop -t` above it).
+# (SHUTDOWN_TIMEOUT_MS=8000 above; keep `docker stop -t` above it if you raise it).
 STOPSIGNAL SIGTERM
 CMD ["node", "dist/server.js"]

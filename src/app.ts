@@ -9,10 +9,13 @@ import swaggerUi from '@fastify/swagger-ui'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import pino from 'pino'
 import type { Config } from './config.ts'
+import { answerClientError, guardConnections } from './http/client-errors.ts'
 import { errorHandler, notFoundHandler, schemaErrorFormatter } from './http/errors.ts'
+import { refuseAmbiguousFraming } from './http/framing.ts'
 import { healthRoutes } from './http/health.ts'
 import { identifyRoutes } from './http/identify.ts'
 import { identityRoutes } from './http/identities.ts'
+import { useStrictJsonParser } from './http/json-parser.ts'
 import { metricsHttpPlugin } from './http/metrics-plugin.ts'
 import { operatorRoutes } from './http/operator.ts'
 import { protectionPlugin, trustProxyOption } from './http/protection.ts'
@@ -69,10 +72,16 @@ export async function buildApp({
       },
     },
     schemaErrorFormatter,
+    // What Node's parser and Fastify's router refuse answers in the error shape too (src/http/).
+    clientErrorHandler: answerClientError,
+    frameworkErrors: errorHandler,
+    // Node's own missing-Host 400 has no body; refuseAmbiguousFraming checks Host instead.
+    http: { requireHostHeader: false },
   })
 
   // JSON only: without this, Fastify's built-in text/plain parser would turn a 415 into a confusing 400.
   app.removeContentTypeParser('text/plain')
+  useStrictJsonParser(app)
   app.addSchema(errorSchema)
   app.setErrorHandler(errorHandler)
   app.setNotFoundHandler(notFoundHandler)
@@ -82,6 +91,8 @@ export async function buildApp({
     done()
   })
   await app.register(requestState)
+  refuseAmbiguousFraming(app)
+  guardConnections(app)
 
   if (config.corsOrigins.length > 0) {
     await app.register(cors, {
@@ -94,8 +105,11 @@ export async function buildApp({
   await app.register(metricsHttpPlugin, { config, metrics })
 
   await app.register(swagger, {
+    // Shared schemas keep their $id as their name (`Error`), not `def-0`.
+    refResolver: { buildLocalReference: (json, _base, _fragment, i) => String(json.$id ?? `def-${i}`) },
     openapi: {
-      openapi: '3.0.3',
+      // 3.1: JSON Schema's `type: ['string', 'null']` as it is; 3.0 has no null type.
+      openapi: '3.1.0',
       info: {
         title: 'Identity reconciliation',
         description:

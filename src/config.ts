@@ -88,16 +88,30 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     throw new ConfigError(`SQLITE_SYNCHRONOUS must be "normal" or "full" (got "${sqliteSynchronous}")`)
   }
   const country = text(env, 'PHONE_DEFAULT_COUNTRY')?.toUpperCase() ?? null
-  if (country !== null && !isSupportedCountry(country)) {
+  if (country !== null && !/^[A-Z]{2}$/.test(country)) {
     throw new ConfigError(`PHONE_DEFAULT_COUNTRY must be a two-letter country code such as US or IN (got "${country}")`)
   }
+  if (country !== null && !isSupportedCountry(country)) {
+    throw new ConfigError(
+      `PHONE_DEFAULT_COUNTRY "${country}" is an unknown country code; use an ISO 3166-1 code such as US or IN`,
+    )
+  }
+  const cors = text(env, 'CORS_ORIGINS')
   return Object.freeze({
     host: text(env, 'HOST') ?? '0.0.0.0',
     port: integer(env, 'PORT', 3000, 0, 65535),
     databaseUrl,
     database,
     logLevel,
-    corsOrigins: list(env, 'CORS_ORIGINS'),
+    corsOrigins: Object.freeze(
+      cors === undefined
+        ? []
+        : cors
+            .split(',')
+            .map((o) => o.trim())
+            .filter((o) => o !== '')
+            .map(corsOrigin),
+    ),
     bodyLimit: integer(env, 'BODY_LIMIT', 65536, 1024, 64 * 1024 * 1024),
     shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', 10000, 0, 600000),
     sqliteSynchronous,
@@ -128,6 +142,26 @@ export class ConfigError extends Error {
     super(message)
     this.name = 'ConfigError'
   }
+}
+
+/**
+ * One CORS_ORIGINS entry: `*`, or an origin as browsers send it in `Origin` (scheme://host[:port],
+ * lower-case, no path), which is what the CORS plugin compares with.
+ */
+function corsOrigin(entry: string): string {
+  if (entry === '*') return entry
+  const refused = new ConfigError(
+    `CORS_ORIGINS entries must be * or an origin such as https://shop.example or http://localhost:5173 (got "${entry}")`,
+  )
+  let url: URL
+  try {
+    url = new URL(entry)
+  } catch {
+    throw refused
+  }
+  const web = url.protocol === 'http:' || url.protocol === 'https:'
+  if (!web || url.username !== '' || url.password !== '' || url.pathname !== '/' || /[?#]/.test(entry)) throw refused
+  return url.origin
 }
 
 function text(env: Readonly<Record<string, string | undefined>>, name: string): string | undefined {

@@ -25,6 +25,14 @@ export const errorCodes = {
     status: 422,
     meaning: 'Every value of the request is on the block list, so there is nothing to identify.',
   },
+  ERR_MALFORMED_REQUEST: {
+    status: 400,
+    meaning: 'The HTTP request itself is not valid HTTP/1.1, or its framing is ambiguous.',
+  },
+  ERR_REQUEST_TIMEOUT: {
+    status: 408,
+    meaning: 'The request did not arrive in time.',
+  },
   ERR_PAYLOAD_TOO_LARGE: {
     status: 413,
     meaning: 'The request body is larger than the configured limit.',
@@ -40,6 +48,14 @@ export const errorCodes = {
   ERR_OVERLOADED: {
     status: 503,
     meaning: 'The process is past one of its OVERLOAD_* bounds and sheds requests until it recovers.',
+  },
+  ERR_EXPECTATION_FAILED: {
+    status: 417,
+    meaning: 'The request carries an Expect header other than 100-continue.',
+  },
+  ERR_HEADERS_TOO_LARGE: {
+    status: 431,
+    meaning: 'The request headers are larger than the server accepts.',
   },
   ERR_STORAGE_UNAVAILABLE: {
     status: 503,

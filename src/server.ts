@@ -3,7 +3,6 @@
  * connections, lets in-flight requests finish (up to SHUTDOWN_TIMEOUT_MS), then closes the database.
  * Logs `identity service ready` with the bound `port` once it listens.
  */
-import { loadConfig } from './config.ts'
-import { startServer } from './serve.ts'
+import { serve } from './serve.ts'
 
-await startServer(loadConfig(process.env))
+await serve(process.env)

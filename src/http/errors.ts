@@ -32,13 +32,26 @@ export function errorHandler(error: FastifyError, request: FastifyRequest, reply
   if (body.statusCode >= 500 && body.code !== 'ERR_OVERLOADED') {
     request.log.error({ err: error, code: body.code }, 'request failed')
   }
-  void reply.code(body.statusCode).send(body)
+  sendError(reply, body)
 }
 
 export function notFoundHandler(request: FastifyRequest, reply: FastifyReply): void {
   const path = request.url.split('?')[0]
   request.errorCode = 'ERR_NOT_FOUND'
-  void reply.code(404).send(errorBody('ERR_NOT_FOUND', `there is no route ${request.method} ${path}`))
+  sendError(reply, errorBody('ERR_NOT_FOUND', `there is no route ${request.method} ${path}`))
+}
+
+// The code each error answer carried, for its request log line (the body itself is never logged).
+const sentCodes = new WeakMap<FastifyReply, ErrorCode>()
+
+function sendError(reply: FastifyReply, body: ErrorBody): void {
+  sentCodes.set(reply, body.code)
+  void reply.code(body.statusCode).send(body)
+}
+
+/** The error code the reply was answered with, if it was an error answer. */
+export function sentErrorCode(reply: FastifyReply): ErrorCode | undefined {
+  return sentCodes.get(reply)
 }
 
 function classify(error: FastifyError, request: FastifyRequest): ErrorBody {
@@ -50,6 +63,8 @@ function classify(error: FastifyError, request: FastifyRequest): ErrorBody {
         'ERR_PAYLOAD_TOO_LARGE',
         `the body is larger than the limit of ${request.routeOptions.bodyLimit} bytes`,
       )
+    case 'FST_ERR_BAD_URL':
+      return errorBody('ERR_MALFORMED_REQUEST', 'the path is not a valid URL: a "%" must start an escape such as %20')
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return errorBody(
         'ERR_UNSUPPORTED_MEDIA_TYPE',
@@ -57,16 +72,11 @@ function classify(error: FastifyError, request: FastifyRequest): ErrorBody {
           request.headers['content-type'] === undefined ? 'no Content-Type' : `"${request.headers['content-type']}"`
         })`,
       )
-    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      return errorBody('ERR_INVALID_INPUT', 'the body is empty; send a JSON object such as {"email":"…"}')
   }
   const status = error.statusCode ?? 500
   if (status === 413) return errorBody('ERR_PAYLOAD_TOO_LARGE', error.message)
   if (status === 415) return errorBody('ERR_UNSUPPORTED_MEDIA_TYPE', error.message)
   if (status === 404) return errorBody('ERR_NOT_FOUND', error.message)
-  if (error instanceof SyntaxError) {
-    return errorBody('ERR_INVALID_INPUT', `the body is not valid JSON: ${error.message}`)
-  }
   if (status >= 400 && status < 500) return errorBody('ERR_INVALID_INPUT', error.message)
   return errorBody('ERR_INTERNAL', `the service failed; its log has the details under request id ${request.id}`)
 }

@@ -3,12 +3,17 @@
  */
 import type { FastifyInstance } from 'fastify'
 import type { Store } from '../store/port.ts'
+import { commonErrorResponses, errorResponse } from './schemas.ts'
 
-const statusSchema = {
-  type: 'object',
-  required: ['status'],
-  properties: { status: { type: 'string' } },
-} as const
+function statusSchema(description: string, status: string) {
+  return {
+    type: 'object',
+    description,
+    required: ['status'],
+    properties: { status: { type: 'string' } },
+    examples: [{ status }],
+  } as const
+}
 
 export function healthRoutes(app: FastifyInstance, store: Store): void {
   app.get(
@@ -17,7 +22,10 @@ export function healthRoutes(app: FastifyInstance, store: Store): void {
       schema: {
         summary: 'The process is alive',
         tags: ['operations'],
-        response: { 200: statusSchema },
+        response: {
+          200: statusSchema('The process is up and answering HTTP.', 'ok'),
+          ...commonErrorResponses,
+        },
       },
     },
     async () => ({ status: 'ok' }),
@@ -28,7 +36,15 @@ export function healthRoutes(app: FastifyInstance, store: Store): void {
       schema: {
         summary: 'The process can reach its storage',
         tags: ['operations'],
-        response: { 200: statusSchema, 503: { $ref: 'Error#' } },
+        response: {
+          200: statusSchema('The process answers and its database answers a trivial query.', 'ready'),
+          503: errorResponse(
+            'The database cannot be reached (or the process is shutting down): send no traffic here for now.',
+            'ERR_STORAGE_UNAVAILABLE',
+            'PostgreSQL at db.internal:5432/identity is unreachable (ECONNREFUSED)',
+          ),
+          ...commonErrorResponses,
+        },
       },
     },
     async () => {

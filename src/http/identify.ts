@@ -4,7 +4,7 @@
 import type { FastifyInstance } from 'fastify'
 import { type NormalizeOptions, normalizeIdentifyInput } from '../identity/normalize.ts'
 import type { IdentityService } from '../service/service.ts'
-import { identifyBodySchema, identityResponseSchema } from './schemas.ts'
+import { commonErrorResponses, errorResponse, identifyBodySchema, identityResponseSchema } from './schemas.ts'
 
 export interface IdentifyRouteOptions {
   readonly apiKeys: readonly string[]
@@ -27,11 +27,36 @@ export function identifyRoutes(app: FastifyInstance, service: IdentityService, o
         ...(guarded ? { security: [{ apiKey: [] }] } : {}),
         response: {
           200: identityResponseSchema,
-          400: { $ref: 'Error#' },
-          ...(guarded ? { 401: { $ref: 'Error#' } } : {}),
-          413: { $ref: 'Error#' },
-          415: { $ref: 'Error#' },
-          503: { $ref: 'Error#' },
+          400: errorResponse(
+            'The body is not a JSON object, is not valid UTF-8 or JSON, or a value in it is invalid (the message says which); nothing was stored.',
+            'ERR_INVALID_INPUT',
+            'email must contain exactly one "@"',
+          ),
+          ...(guarded
+            ? {
+                401: errorResponse(
+                  'API_KEYS is set and the request carries none of its keys; nothing was stored.',
+                  'ERR_UNAUTHORIZED',
+                  'send "Authorization: Bearer <key>" with a key from API_KEYS',
+                ),
+              }
+            : {}),
+          413: errorResponse(
+            'The body is larger than BODY_LIMIT (64 KiB by default); nothing was stored.',
+            'ERR_PAYLOAD_TOO_LARGE',
+            'the body is larger than the limit of 65536 bytes',
+          ),
+          415: errorResponse(
+            'The body is not sent as application/json; nothing was stored.',
+            'ERR_UNSUPPORTED_MEDIA_TYPE',
+            'send the body as JSON with "Content-Type: application/json" (got "text/plain")',
+          ),
+          503: errorResponse(
+            'Storage is unavailable or shutting down; nothing was stored. Retry later; /readyz says when it is back.',
+            'ERR_STORAGE_UNAVAILABLE',
+            'the database is closed (shutting down)',
+          ),
+          ...commonErrorResponses,
         },
       },
     },

@@ -9,11 +9,55 @@ import { type NormalizeOptions, normalizeEmail, normalizePhoneNumber } from '../
 import { HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT } from '../service/reads.ts'
 import type { IdentityService } from '../service/service.ts'
 import { operatorGuard } from './operator-auth.ts'
-import { explainSchema, historySchema, identitySchema, storedContactSchema } from './schemas.ts'
+import {
+  commonErrorResponses,
+  errorResponse,
+  explainSchema,
+  historySchema,
+  identitySchema,
+  storedContactSchema,
+} from './schemas.ts'
 
-/** The error responses of a route, each with the shared shape. */
-export const errorResponses = (...statuses: number[]) =>
-  Object.fromEntries(statuses.map((s) => [s, { $ref: 'Error#' }]))
+const OPERATOR_ERRORS: Record<number, Parameters<typeof errorResponse>> = {
+  400: [
+    'A path, query or body value is invalid; the message says which. Nothing was changed.',
+    'ERR_INVALID_INPUT',
+    'contactId must be a positive whole number',
+  ],
+  401: [
+    'No operator key was sent, or not one of ADMIN_API_KEYS.',
+    'ERR_UNAUTHORIZED',
+    'send "Authorization: Bearer <key>" with a key from ADMIN_API_KEYS',
+  ],
+  403: [
+    'The operator API is off: ADMIN_API_KEYS is not set.',
+    'ERR_OPERATOR_API_DISABLED',
+    'the operator API is disabled: set ADMIN_API_KEYS to one or more comma-separated keys (e.g. `openssl rand -hex 24`) and restart, then send one as "Authorization: Bearer <key>"',
+  ],
+  404: [
+    'No live contact (or link, or block-list entry) has that id or value.',
+    'ERR_NOT_FOUND',
+    'no live contact has id 42',
+  ],
+  409: [
+    'The two contacts belong to different identities: no chain joins them.',
+    'ERR_NOT_SAME_IDENTITY',
+    'contacts 1 and 9 belong to different identities (primaries 1 and 9)',
+  ],
+  503: [
+    'Storage is unavailable or shutting down; nothing was changed. Retry later.',
+    'ERR_STORAGE_UNAVAILABLE',
+    'the database is closed (shutting down)',
+  ],
+}
+
+/** The error responses of an operator route, each with its own description and example. */
+export const errorResponses = (...statuses: number[]) => ({
+  ...Object.fromEntries(
+    statuses.map((s) => [s, errorResponse(...(OPERATOR_ERRORS[s] as Parameters<typeof errorResponse>))]),
+  ),
+  ...commonErrorResponses,
+})
 const errors = errorResponses
 
 export const idParams = (name: string, description = 'A contact id (a positive whole number).') =>

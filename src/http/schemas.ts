@@ -1,7 +1,10 @@
 /**
  * JSON schemas shared by the routes: they validate requests, serialise responses (fast-json-stringify)
- * and generate the OpenAPI document, so the three never disagree.
+ * and generate the OpenAPI document, so the three never disagree. Each response carries its own
+ * description and example, which is what the document shows for that status.
  */
+import type { ErrorCode } from '../errors.ts'
+import { errorBody } from './errors.ts'
 
 export const errorSchema = {
   $id: 'Error',
@@ -37,7 +40,19 @@ export const identifyBodySchema = {
 
 export const identityResponseSchema = {
   type: 'object',
+  description:
+    'The whole identity the request belongs to, as it stands right after the change the request made (if any); the change is committed.',
   required: ['contact'],
+  examples: [
+    {
+      contact: {
+        primaryContatctId: 1,
+        emails: ['lorraine@hillvalley.edu', 'mcfly@hillvalley.edu'],
+        phoneNumbers: ['123456'],
+        secondaryContactIds: [23],
+      },
+    },
+  ],
   properties: {
     contact: {
       type: 'object',
@@ -301,4 +316,33 @@ export const hubsSchema = {
       example: [{ primaryContatctId: 17, contacts: 415 }],
     },
   },
+} as const
+
+/**
+ * A documented error response: the shared `Error` schema with its own description and example.
+ *
+ * @example
+ * response: { 400: errorResponse('The body is invalid.', 'ERR_INVALID_INPUT', 'email must contain exactly one "@"') }
+ */
+export function errorResponse(description: string, code: ErrorCode, message: string) {
+  // The media-type form: next to a bare $ref the example would be dropped from the document.
+  return {
+    description,
+    content: { 'application/json': { schema: { $ref: 'Error#' }, example: errorBody(code, message) } },
+  }
+}
+
+/** The error responses every route can give. */
+export const commonErrorResponses = {
+  500: errorResponse(
+    'A fault of the service itself, never something the client sent; the message names the request id to look up in the log.',
+    'ERR_INTERNAL',
+    'the service failed; its log has the details under request id 4f0c2a2e-6a1b-4f7e-9a53-1c1b2d3e4f50',
+  ),
+  default: errorResponse(
+    'Any other error, in the same shape: 404 ERR_NOT_FOUND for a path or method not listed here, and what the ' +
+      'HTTP layer refuses before a route is reached (400 ERR_MALFORMED_REQUEST, 408, 417, 431; see docs/errors.md).',
+    'ERR_NOT_FOUND',
+    'there is no route GET /identify',
+  ),
 } as const

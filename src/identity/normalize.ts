@@ -42,6 +42,7 @@ export function normalizeEmail(raw: unknown): string | null {
   }
   const email = raw.trim().toLowerCase()
   if (email === '') return null
+  refuseIllFormed('email', email)
   if (email.length > MAX_EMAIL_LENGTH) {
     throw new AppError(
       'ERR_INVALID_INPUT',
@@ -87,6 +88,7 @@ export function normalizePhoneNumber(raw: unknown, options: NormalizeOptions = {
     text = String(raw)
   } else if (typeof raw === 'string') {
     if (raw.trim() === '') return null
+    refuseIllFormed('phoneNumber', raw)
     text = raw.replace(PHONE_SEPARATORS, '')
   } else {
     throw new AppError('ERR_INVALID_INPUT', `phoneNumber must be a string, a number or null, not ${describe(raw)}`)
@@ -125,6 +127,19 @@ export function normalizeIdentifyInput(body: unknown, options: NormalizeOptions 
     throw new AppError('ERR_INVALID_INPUT', 'provide an email, a phoneNumber, or both; neither was given')
   }
   return { email, phoneNumber }
+}
+
+/**
+ * A lone surrogate (`"\\ud800"` in JSON) is not a character: both drivers would store it as U+FFFD,
+ * so two different inputs would become one stored value the indexes then disagree about.
+ */
+function refuseIllFormed(field: string, value: string): void {
+  if (!value.isWellFormed()) {
+    throw new AppError(
+      'ERR_INVALID_INPUT',
+      `${field} is not well-formed Unicode (it holds a lone surrogate such as \\ud800); send UTF-8 text`,
+    )
+  }
 }
 
 function describe(value: unknown): string {

@@ -32,6 +32,50 @@ describe('identity CLI', () => {
     }
   })
 
+  test('--rejects at a path that cannot be written: one error line, exit 1, nothing imported (issue 11, item 9)', (t) => {
+    const dir = tempDir(t)
+    const file = join(dir, 'in.csv')
+    writeFileSync(file, 'email\ndoc@hv.edu\nnot-an-email\n')
+    const db = join(dir, 'c.db')
+    for (const rejects of [join(dir, 'no', 'such', 'folder', 'rejects.ndjson'), dir]) {
+      const run = runCli(['import', file, '--rejects', rejects], { env: { DATABASE_URL: `sqlite:${db}` } })
+      assert.equal(run.status, 1, run.stderr)
+      const lines = run.stderr.trim().split('\n')
+      assert.equal(lines.length, 1, run.stderr)
+      assert.match(lines[0]!, /^error: ERR_INVALID_INPUT: cannot write the rejects file /)
+      if (existsSync(db)) {
+        const store = new SqliteStore({ path: db })
+        assert.equal(store.db.prepare('SELECT count(*) FROM contact').pluck().get(), 0, 'nothing imported')
+        store.db.close()
+      }
+    }
+  })
+
+  test('without --rejects the first 10 rejects are printed, then exactly how many more there were', (t) => {
+    const dir = tempDir(t)
+    const file = join(dir, 'in.csv')
+    writeFileSync(file, `email\n${Array.from({ length: 13 }, (_, i) => `bad${i}`).join('\n')}\nfine@x.io\n`)
+    const run = runCli(['import', file], { env: { DATABASE_URL: `sqlite:${join(dir, 'c.db')}` } })
+    assert.equal(run.status, 2, run.stderr)
+    const shown = run.stderr.split('\n').filter((l) => /^line \d+: /.test(l))
+    assert.deepEqual(
+      shown.map((l) => Number(l.split(':')[0]!.slice(5))),
+      Array.from({ length: 10 }, (_, i) => i + 2),
+    )
+    assert.match(run.stderr, /^… 3 more rejected rows not shown \(use --rejects FILE to get them all\)$/m)
+  })
+
+  test('a stray quote on row 2 of 20,002 costs that row only: the 20,000 after it are imported', (t) => {
+    const dir = tempDir(t)
+    const file = join(dir, 'stray.csv')
+    const rows = Array.from({ length: 20000 }, (_, i) => `u${i}@x.io,${100000 + i}`)
+    writeFileSync(file, `email,phone\n"stray@x.io,1\n${rows.join('\n')}\n`)
+    const run = runCli(['import', file, '--json', '--quiet'], { env: { DATABASE_URL: `sqlite:${join(dir, 'c.db')}` } })
+    assert.equal(run.status, 2, run.stderr)
+    const summary = JSON.parse(run.stdout)
+    assert.deepEqual([summary.rowsRead, summary.rejected, summary.contactsCreated], [20001, 1, 20000])
+  })
+
   test('migrate, import with rejects and --json (exit 2), import again (exit 0, nothing new), export', (t) => {
     const dir = tempDir(t)
     const env = { DATABASE_URL: `sqlite:${join(dir, 'db', 'contacts.db')}` }

@@ -48,6 +48,48 @@ describe('CSV', () => {
     ])
   })
 
+  test('an unclosed quote rejects its own row only: the lines after it are rows again (issue 11, item 7)', async (t) => {
+    const path = join(tempDir(t), 'stray.csv')
+    writeFileSync(path, 'email,phone\n"a@b.io,1\nc@x.io,2\nd@x.io,3\n')
+    const { records } = await read(path)
+    assert.deepEqual(records, [
+      { line: 2, error: 'malformed CSV: a quoted field is never closed' },
+      { line: 3, body: { email: 'c@x.io', phoneNumber: '2' } },
+      { line: 4, body: { email: 'd@x.io', phoneNumber: '3' } },
+    ])
+  })
+
+  test('a quoted field may run over at most 100 lines; a longer one is rejected and reading resumes on its next line', async (t) => {
+    const path = join(tempDir(t), 'long.csv')
+    const inner = (n: number) => Array.from({ length: n }, (_, i) => `part${i}`).join('\n')
+    // Line 2 opens a field that closes on line 101 (100 lines: allowed); line 102 opens one that
+    // would close on line 202 (101 lines: refused), so lines 103… are read as rows of their own.
+    writeFileSync(path, `email,phone\n"${inner(100)}",1\n"${inner(101)}",2\nlast@x.io,3\n`)
+    const { records } = await read(path)
+    assert.deepEqual(records[0], { line: 2, body: { email: inner(100), phoneNumber: '1' } })
+    assert.deepEqual(records[1], {
+      line: 102,
+      error: 'malformed CSV: a quoted field is not closed within 100 lines',
+    })
+    assert.deepEqual(records[2], { line: 103, body: { email: 'part1', phoneNumber: null } })
+    assert.deepEqual(records.at(-2), { line: 202, body: { email: 'part100"', phoneNumber: '2' } })
+    assert.deepEqual(records.at(-1), { line: 203, body: { email: 'last@x.io', phoneNumber: '3' } })
+    assert.equal(records.length, 1 + 1 + 100 + 1)
+  })
+
+  test('a stray quote every 101 lines: each costs its own row, every other row is read', async (t) => {
+    const path = join(tempDir(t), 'quotes.csv')
+    const block = (b: number) => [`"stray${b}@x.io,1`, ...Array.from({ length: 100 }, (_, i) => `r${b}.${i}@x.io,2`)]
+    const blocks = Array.from({ length: 30 }, (_, b) => block(b))
+    writeFileSync(path, `email,phone\n${blocks.flat().join('\n')}\n`)
+    const { records } = await read(path)
+    assert.equal(records.length, 30 * 101)
+    assert.deepEqual(
+      records.filter((r) => r.error !== undefined).map((r) => r.line),
+      Array.from({ length: 30 }, (_, b) => 2 + b * 101),
+    )
+  })
+
   test('a header without email or phone is refused', async (t) => {
     const path = join(tempDir(t), 'h.csv')
     writeFileSync(path, 'name,age\nx,1\n')

@@ -14,6 +14,7 @@ import type { IdentifyInput } from '../../src/identity/normalize.ts'
 import { sqliteEngine } from '../support/engines.ts'
 import { identify } from '../support/http.ts'
 import { assertInvariants } from '../support/invariants.ts'
+import { responsesIn } from '../support/raw-http.ts'
 import { startServer } from '../support/server-process.ts'
 
 test('kill -9 right after a 200 loses nothing: inserts and merges survive a restart', async (t) => {
@@ -141,22 +142,6 @@ test('SIGTERM lets in-flight requests finish with 200, exits 0, and their change
   }
   assertInvariants(rows, [...held, ...served])
 })
-
-/** Raw HTTP/1.1 responses in the order they arrived on one socket (100 Continue excluded). */
-function responsesIn(raw: string): { status: number; headers: string; body: string }[] {
-  const out: { status: number; headers: string; body: string }[] = []
-  let rest = raw
-  while (rest.startsWith('HTTP/1.1 ')) {
-    const headEnd = rest.indexOf('\r\n\r\n')
-    const head = rest.slice(0, headEnd)
-    const status = Number(head.slice(9, 12))
-    const length = Number(/content-length: *(\d+)/i.exec(head)?.[1] ?? 0)
-    const body = rest.slice(headEnd + 4, headEnd + 4 + length)
-    rest = rest.slice(headEnd + 4 + length)
-    if (status !== 100) out.push({ status, headers: head, body })
-  }
-  return out
-}
 
 test('a request arriving on an open connection during shutdown is served or refused in the contract error shape', async (t) => {
   const db = await sqliteEngine.open({ file: true })

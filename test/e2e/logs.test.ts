@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict'
 import { once } from 'node:events'
 import { test } from 'node:test'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { sqliteEngine } from '../support/engines.ts'
 import { startServer } from '../support/server-process.ts'
 
@@ -66,4 +67,34 @@ test('request lines carry id, route, status and time, and no personal data; SIGI
   ]) {
     assert.ok(!text.includes(secret), `the request log contains ${secret}: ${text}`)
   }
+})
+
+test('request lines appear within a second at low traffic, and a 4xx line carries its error code', async (t) => {
+  const db = await sqliteEngine.open({ file: true })
+  t.after(() => db.drop())
+  const server = await startServer({ DATABASE_URL: db.databaseUrl, LOG_LEVEL: 'info' })
+  t.after(() => server.kill())
+
+  const lineFor = async (reqId: string) => {
+    const started = performance.now()
+    for (;;) {
+      const line = server.logs.find((l) => l.reqId === reqId && l.msg === 'request completed')
+      if (line) return line
+      assert.ok(performance.now() - started < 1500, `no log line for ${reqId} after 1.5 s: the buffer was not flushed`)
+      await sleep(20)
+    }
+  }
+  const post = (body: unknown, reqId: string, path = '/identify') =>
+    fetch(`${server.url}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-request-id': reqId },
+      body: JSON.stringify(body),
+    })
+
+  assert.equal((await post({ email: 'quiet@example.com' }, 'low-traffic')).status, 200)
+  assert.equal((await lineFor('low-traffic')).code, undefined, 'a 200 has no error code')
+  assert.equal((await post({ email: 'not-an-email' }, 'bad-input')).status, 400)
+  assert.equal((await lineFor('bad-input')).code, 'ERR_INVALID_INPUT')
+  assert.equal((await post({}, 'no-route', '/nowhere')).status, 404)
+  assert.equal((await lineFor('no-route')).code, 'ERR_NOT_FOUND')
 })

@@ -177,7 +177,7 @@ for (const engine of engines()) {
 
     describe('errors', () => {
       async function expectError(
-        request: { payload?: unknown; body?: string; headers?: Record<string, string> },
+        request: { payload?: unknown; body?: string | Buffer; headers?: Record<string, string> },
         status: number,
         code: string,
         message?: RegExp,
@@ -209,6 +209,15 @@ for (const engine of engines()) {
         await expectError({ payload: { email: 'a@b@c' } }, 400, 'ERR_INVALID_INPUT', /exactly one/)
         await expectError({ payload: { email: `${'a'.repeat(260)}@x.io` } }, 400, 'ERR_INVALID_INPUT', /254/)
       })
+      test('values that are not well-formed Unicode are refused, every time (issue 11, item 1)', async () => {
+        // A lone surrogate used to be stored as U+FFFD; the second identical request then hit the
+        // unique index (500 on SQLite, 503 after retries on PostgreSQL).
+        for (let i = 0; i < 2; i++) {
+          await expectError({ body: '{"email":"\\ud800@x.test"}' }, 400, 'ERR_INVALID_INPUT', /Unicode/)
+          await expectError({ body: '{"email":"\\udc00@x.test"}' }, 400, 'ERR_INVALID_INPUT', /Unicode/)
+          await expectError({ body: '{"phoneNumber":"12\\ud83d"}' }, 400, 'ERR_INVALID_INPUT', /Unicode/)
+        }
+      })
       test('wrong types', async () => {
         await expectError({ payload: { email: 42 } }, 400, 'ERR_INVALID_INPUT', /email must be a string or null/)
         await expectError({ payload: { phoneNumber: true } }, 400, 'ERR_INVALID_INPUT', /phoneNumber must be/)
@@ -234,6 +243,53 @@ for (const engine of engines()) {
         await expectError({ body: '{"email": "a@b.io"' }, 400, 'ERR_INVALID_INPUT', /JSON/)
         await expectError({ body: '' }, 400, 'ERR_INVALID_INPUT', /empty/)
         await expectError({ body: '{"__proto__": {"email": "a@b.io"}}' }, 400, 'ERR_INVALID_INPUT')
+      })
+      test('a body that is not valid UTF-8 is refused, not decoded with U+FFFD (issue 11, item 2)', async () => {
+        // \xff and \xfe used to land in one identity as a\ufffd@x.test.
+        const bytes = (text: string) => Buffer.from(text, 'latin1')
+        for (const body of [
+          bytes('{"email":"a\xff@x.test"}'),
+          bytes('{"email":"a\xfe@x.test"}'),
+          bytes('{"email":"a\xc0\xaf@x.test"}'), // an overlong "/"
+          bytes('{"email":"a\xed\xa0\x80@x.test"}'), // a surrogate encoded as UTF-8
+          Buffer.concat([Buffer.from('{"email":"a@x.test","x":"'), Buffer.from([0xe2, 0x82]), Buffer.from('"}')]),
+        ]) {
+          await expectError({ body }, 400, 'ERR_INVALID_INPUT', /UTF-8/)
+        }
+      })
+      test('a UTF-8 byte-order mark and multi-byte characters are fine', async () => {
+        const body = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"email":"zoë@x.test"}')])
+        const res = await app.inject({
+          method: 'POST',
+          url: '/identify',
+          body,
+          headers: { 'content-type': 'application/json' },
+        })
+        assert.equal(res.statusCode, 200, res.body)
+        assert.deepEqual(res.json().contact.emails, ['zoë@x.test'])
+        sent.push({ email: 'zoë@x.test', phoneNumber: null })
+      })
+      test('"__proto__" and "constructor" keys are ignored like any unknown key, and pollute nothing (item 3)', async () => {
+        for (const body of [
+          '{"__proto__":{},"email":"proto1@x.test"}',
+          '{"__proto__":{"polluted":"yes"},"email":"proto2@x.test"}',
+          '{"constructor":{"prototype":{"polluted":"yes"}},"email":"proto3@x.test"}',
+          '{"email":"proto4@x.test","nested":{"__proto__":{"polluted":"yes"}}}',
+        ]) {
+          const res = await app.inject({
+            method: 'POST',
+            url: '/identify',
+            body,
+            headers: { 'content-type': 'application/json' },
+          })
+          assert.equal(res.statusCode, 200, `${body} answered ${res.body}`)
+          const email = (JSON.parse(body) as { email: string }).email
+          assert.deepEqual(res.json().contact.emails, [email])
+          sent.push({ email, phoneNumber: null })
+          assert.equal(({} as Record<string, unknown>).polluted, undefined, 'Object.prototype is untouched')
+        }
+        // Only the poisoned key is dropped: what is left is judged as usual.
+        await expectError({ body: '{"__proto__":{"email":"a@b.io"}}' }, 400, 'ERR_INVALID_INPUT', /neither was given/)
       })
       test('a body over the limit is 413', async () => {
         await expectError({ payload: { email: `${'a'.repeat(70000)}@x.io` } }, 413, 'ERR_PAYLOAD_TOO_LARGE', /limit/)

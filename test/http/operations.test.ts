@@ -66,6 +66,52 @@ describe('documentation and cross-cutting behaviour', async () => {
     assert.ok(doc.paths['/healthz'] && doc.paths['/readyz'])
   })
 
+  test('the OpenAPI document describes each response, names the error schema, and writes null as null (issue 11, item 19)', async () => {
+    const doc = (await app.inject('/openapi.json')).json()
+    assert.deepEqual(Object.keys(doc.components.schemas), ['Error'], 'the error schema has a real name, not def-0')
+    const text = JSON.stringify(doc)
+    assert.ok(!text.includes('#/components/schemas/def-'), 'no reference to a def-N schema')
+
+    // No `null` spelt as an object: every schema that admits null says so with type "null".
+    const walk = (node: unknown, path: string): void => {
+      if (typeof node !== 'object' || node === null) return
+      const schema = node as Record<string, unknown>
+      if (Array.isArray(schema.enum) && schema.enum.includes(null)) {
+        assert.notEqual(schema.type, 'object', `${path} renders null as type: object`)
+      }
+      for (const [key, value] of Object.entries(schema)) walk(value, `${path}/${key}`)
+    }
+    walk(doc, '#')
+    const body = doc.paths['/identify'].post.requestBody.content['application/json'].schema
+    assert.deepEqual(body.properties.email.type, ['string', 'null'])
+    assert.deepEqual(body.properties.phoneNumber.type, ['string', 'number', 'null'])
+
+    for (const [path, method, statuses] of [
+      ['/identify', 'post', ['200', '400', '413', '415', '500', '503', 'default']],
+      ['/healthz', 'get', ['200', '500', 'default']],
+      ['/readyz', 'get', ['200', '500', '503', 'default']],
+    ] as const) {
+      const responses = doc.paths[path][method].responses
+      assert.deepEqual(Object.keys(responses).sort(), [...statuses].sort(), `${method} ${path} responses`)
+      const descriptions = statuses.map((status) => responses[status].description as string)
+      for (const [i, description] of descriptions.entries()) {
+        assert.ok(description && description !== 'Default Response', `${path} ${statuses[i]} has a real description`)
+      }
+      assert.equal(new Set(descriptions).size, descriptions.length, `${path}: each status its own description`)
+      for (const status of statuses) {
+        const media = responses[status].content['application/json']
+        assert.ok(media.example !== undefined, `${path} ${status} has an example`)
+        if (status === '200') continue
+        assert.equal(media.schema.$ref, '#/components/schemas/Error')
+        const example = media.example as { statusCode: number; code: keyof typeof errorCodes }
+        assert.ok(Object.hasOwn(errorCodes, example.code), `${path} ${status} example code ${example.code}`)
+        assert.equal(errorCodes[example.code].status, example.statusCode)
+        if (status !== 'default') assert.equal(String(example.statusCode), status)
+      }
+      assert.equal(responses.default.content['application/json'].example.code, 'ERR_NOT_FOUND', 'the 404 is documented')
+    }
+  })
+
   test('/docs serves the interactive documentation', async () => {
     const res = await app.inject('/docs/')
     assert.equal(res.statusCode, 200)

@@ -93,6 +93,41 @@ describe('loadConfig', () => {
     ])
   })
 
+  test('CORS_ORIGINS entries are origins: * or scheme://host[:port], kept in their serialised form', () => {
+    assert.deepEqual(loadConfig({ CORS_ORIGINS: 'HTTPS://Shop.Example/, http://localhost:5173' }).corsOrigins, [
+      'https://shop.example',
+      'http://localhost:5173',
+    ])
+    assert.deepEqual(loadConfig({ CORS_ORIGINS: '*' }).corsOrigins, ['*'])
+    for (const bad of [
+      'not a url',
+      'shop.example',
+      'https://shop.example/path',
+      'ftp://x.io',
+      'https://u@x.io',
+      'https://x.io?q',
+    ]) {
+      assert.throws(
+        () => loadConfig({ CORS_ORIGINS: `https://fine.example,${bad}` }),
+        (err: unknown) => err instanceof ConfigError && /CORS_ORIGINS/.test(err.message) && err.message.includes(bad),
+        bad,
+      )
+    }
+  })
+
+  test('PHONE_DEFAULT_COUNTRY: two letters that name no country are "unknown", other shapes are not two letters', () => {
+    assert.throws(
+      () => loadConfig({ PHONE_DEFAULT_COUNTRY: 'XX' }),
+      (err: unknown) =>
+        err instanceof ConfigError && /unknown country code/.test(err.message) && !/two-letter/.test(err.message),
+    )
+    assert.throws(
+      () => loadConfig({ PHONE_DEFAULT_COUNTRY: 'USA' }),
+      (err: unknown) => err instanceof ConfigError && /two-letter/.test(err.message),
+    )
+    assert.equal(loadConfig({ PHONE_DEFAULT_COUNTRY: 'in' }).phoneDefaultCountry, 'IN')
+  })
+
   test('unusable values name the variable', () => {
     const cases: Record<string, string>[] = [
       { DATABASE_URL: 'mysql://x' },

@@ -43,6 +43,12 @@ describe('normalizeEmail', () => {
     refused(() => normalizeEmail('doc@'), /no domain/)
     refused(() => normalizeEmail('doc brown@x.io'), /spaces/)
   })
+  test('refuses text that is not well-formed Unicode (a lone surrogate)', () => {
+    // Both drivers would store any lone surrogate as U+FFFD: two different inputs, one stored value.
+    refused(() => normalizeEmail('\ud800@x.test'), /not well-formed Unicode/)
+    refused(() => normalizeEmail('doc@x\udc00.test'), /not well-formed Unicode/)
+    assert.equal(normalizeEmail('\u{1F600}@x.test'), '\u{1F600}@x.test', 'a surrogate pair is one character')
+  })
   test('refuses non-strings', () => {
     refused(() => normalizeEmail(42), /string or null, not a number/)
     refused(() => normalizeEmail(true), /not a boolean/)
@@ -86,6 +92,9 @@ describe('normalizePhoneNumber', () => {
     refused(() => normalizePhoneNumber('+'), /only digits/)
     refused(() => normalizePhoneNumber('( - )'), /only digits/)
     refused(() => normalizePhoneNumber('１２３'), /only digits/)
+  })
+  test('refuses text that is not well-formed Unicode', () => {
+    refused(() => normalizePhoneNumber('123\ud800'), /not well-formed Unicode/)
   })
   test('refuses other types', () => {
     refused(() => normalizePhoneNumber(true), /string, a number or null, not a boolean/)
