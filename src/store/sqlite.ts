@@ -6,7 +6,7 @@
  * its own transaction. A busy lock (another process) is retried asynchronously with the shared
  * policy instead of blocking the event loop or failing the request.
  */
-import { mkdirSync } from 'node:fs'
+import { mkdirSync, statSync } from 'node:fs'
 import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
 import { AppError } from '../errors.ts'
@@ -471,13 +471,16 @@ export class SqliteStore implements Store {
       try {
         mkdirSync(dirname(options.path), { recursive: true })
       } catch (err) {
-        throw storageError(err, `cannot create the folder for the SQLite database at ${options.path}`)
+        const code = (err as NodeJS.ErrnoException).code
+        const hint = code === 'ENOTDIR' || code === 'EEXIST' ? ' (a part of that path is a file, not a folder)' : ''
+        throw storageError(err, `cannot create the folder for the SQLite database at ${options.path}${hint}`)
       }
     }
     try {
       this.db = new Database(options.path)
     } catch (err) {
-      throw storageError(err, `cannot open the SQLite database at ${options.path}`)
+      const hint = isDirectory(options.path) ? ' (that is a folder: DATABASE_URL must name a file in it)' : ''
+      throw storageError(err, `cannot open the SQLite database at ${options.path}${hint}`)
     }
     const db = this.db
     // A generous wait while opening and migrating, when several processes may start together.
@@ -931,4 +934,12 @@ function storageError(err: unknown, message: string): Error {
     return closedError()
   }
   return err as Error
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory()
+  } catch {
+    return false
+  }
 }

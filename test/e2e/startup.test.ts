@@ -47,7 +47,16 @@ const cases: [string, Record<string, string>, RegExp][] = [
   ['PHONE_DEFAULT_COUNTRY=XX', { PHONE_DEFAULT_COUNTRY: 'XX' }, /PHONE_DEFAULT_COUNTRY.*unknown country code/],
   ['CORS_ORIGINS=not a url', { CORS_ORIGINS: 'not a url' }, /CORS_ORIGINS/],
   ['HOST=999.1.1.1', { HOST: '999.1.1.1' }, /HOST "999\.1\.1\.1"/],
-  ['a file where the data folder should be', { DATABASE_URL: `sqlite:${aFile}/contacts.db` }, /not-a-folder/],
+  [
+    'a file where the data folder should be',
+    { DATABASE_URL: `sqlite:${aFile}/contacts.db` },
+    /not-a-folder.*a part of that path is a file, not a folder/,
+  ],
+  [
+    'a folder where the database file should be',
+    { DATABASE_URL: `sqlite:${dir}` },
+    /that is a folder: DATABASE_URL must name a file/,
+  ],
 ]
 for (const [name, env, pattern] of cases) {
   test(`the server refuses ${name} in one clean line`, () => {
