@@ -8,6 +8,7 @@ import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { Config } from './config.ts'
+import { consoleRoutes } from './http/console.ts'
 import { errorHandler, notFoundHandler, schemaErrorFormatter } from './http/errors.ts'
 import { healthRoutes } from './http/health.ts'
 import { identifyRoutes } from './http/identify.ts'
@@ -99,6 +100,7 @@ export async function buildApp({ config, store, logger }: AppOptions): Promise<F
   identityRoutes(app, service, { adminApiKeys: config.adminApiKeys, normalize })
   operatorRoutes(app, service, { adminApiKeys: config.adminApiKeys, normalize })
   healthRoutes(app, store)
+  await app.register(consoleRoutes)
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
 
   await app.ready()

@@ -1,0 +1,174 @@
+/**
+ * The identity graph on Cytoscape.js: contacts as nodes (the primary a star; a dashed red ring
+ * when it holds a blocked value), shared emails (blue), phone numbers (green) and links (purple,
+ * dashed) as labelled edges, blocked ones grey and dotted. Laid out with Cytoscape's built-in
+ * force-directed `cose` from a fixed ring, so the same identity draws the same way every time.
+ * The instance is `window.__identityGraph`: tests assert on the rendered elements and classes.
+ */
+import cytoscape from '../vendor/cytoscape.mjs'
+import { buildElements, pathElements } from './model.js'
+
+/** @typedef {import('./model.js').Identity} Identity */
+/** @typedef {import('./model.js').Step} Step */
+
+const STYLE = [
+  {
+    selector: 'node.contact',
+    style: {
+      'background-color': '#5b7083',
+      label: 'data(label)',
+      'text-wrap': 'wrap',
+      'text-valign': 'bottom',
+      'text-halign': 'center',
+      'text-margin-y': 4,
+      'font-size': 10,
+      color: '#17212b',
+      width: 22,
+      height: 22,
+      'min-zoomed-font-size': 6,
+      'text-background-color': '#ffffff',
+      'text-background-opacity': 0.85,
+      'text-background-padding': '1px',
+    },
+  },
+  {
+    selector: 'node.primary',
+    style: { 'background-color': '#1f4e8c', shape: 'star', width: 34, height: 34, 'font-weight': 'bold' },
+  },
+  {
+    selector: 'node.holds-blocked',
+    style: { 'border-width': 3, 'border-style': 'dashed', 'border-color': '#b3261e' },
+  },
+  {
+    selector: 'node.part',
+    style: {
+      shape: 'round-rectangle',
+      'background-color': '#eef3f8',
+      'background-opacity': 0.7,
+      'border-width': 1,
+      'border-color': '#8aa4c0',
+      label: 'data(label)',
+      'text-valign': 'top',
+      'text-halign': 'center',
+      'font-size': 12,
+      'font-weight': 'bold',
+      color: '#1f4e8c',
+      padding: '18px',
+    },
+  },
+  {
+    selector: 'edge',
+    style: {
+      width: 2,
+      'curve-style': 'bezier',
+      label: 'data(label)',
+      'font-size': 9,
+      color: '#26323d',
+      'text-rotation': 'autorotate',
+      'text-background-color': '#ffffff',
+      'text-background-opacity': 0.85,
+      'text-background-padding': '1px',
+      'min-zoomed-font-size': 7,
+    },
+  },
+  { selector: 'edge.email', style: { 'line-color': '#1f77b4' } },
+  { selector: 'edge.phone', style: { 'line-color': '#2e7d32' } },
+  { selector: 'edge.link', style: { 'line-color': '#7b1fa2', 'line-style': 'dashed' } },
+  { selector: 'edge.blocked', style: { 'line-color': '#9e9e9e', 'line-style': 'dotted', color: '#b3261e' } },
+  {
+    selector: 'node.contact:selected',
+    style: { 'border-width': 4, 'border-color': '#f59e0b', 'border-style': 'solid' },
+  },
+  { selector: 'edge:selected', style: { 'line-color': '#f59e0b', width: 4 } },
+  { selector: '.faded', style: { opacity: 0.25 } },
+  { selector: 'node.path', style: { 'border-width': 5, 'border-color': '#d9480f', 'border-style': 'solid' } },
+  {
+    selector: 'edge.path',
+    style: { width: 6, 'line-color': '#d9480f', 'line-style': 'solid', 'z-index': 10, color: '#7a2a06' },
+  },
+]
+
+const LAYOUT = {
+  name: 'cose',
+  animate: false,
+  randomize: false,
+  fit: true,
+  padding: 30,
+  nodeDimensionsIncludeLabels: true,
+  idealEdgeLength: () => 110,
+  nodeRepulsion: () => 9000,
+  componentSpacing: 80,
+  nestingFactor: 1.2,
+  numIter: 1500,
+}
+
+/**
+ * @param {HTMLElement} container
+ * @param {{ onContact(id: number): void, onEdge(data: Record<string, any>): void, onBackground(): void }} handlers
+ */
+export function createGraph(container, handlers) {
+  const cy = cytoscape({
+    container,
+    style: /** @type {any} */ (STYLE),
+    minZoom: 0.15,
+    maxZoom: 3,
+    boxSelectionEnabled: false,
+    selectionType: 'single',
+  })
+  Object.assign(window, { __identityGraph: cy })
+  cy.on('tap', 'node.contact', (e) => handlers.onContact(e.target.data('contactId')))
+  cy.on('tap', 'edge', (e) => handlers.onEdge(e.target.data()))
+  cy.on('tap', (e) => {
+    if (e.target === cy) handlers.onBackground()
+  })
+  // The container changes size with the window and the panels: keep the drawing in view.
+  new ResizeObserver(() => {
+    cy.resize()
+    cy.fit(undefined, 30)
+  }).observe(container)
+
+  return {
+    cy,
+    /**
+     * Draws the identities (one, or the parts of a split), replacing what was drawn.
+     *
+     * @param {Identity[]} parts
+     * @param {import('./model.js').IsBlocked} isBlocked
+     */
+    show(parts, isBlocked) {
+      cy.elements().remove()
+      cy.add(/** @type {any} */ (buildElements(parts, isBlocked)))
+      cy.nodes('.part').unselectify()
+      cy.layout(/** @type {any} */ (LAYOUT)).run()
+      container.dataset.nodes = String(cy.nodes('.contact').length)
+      container.dataset.edges = String(cy.edges().length)
+    },
+    /** @param {number | null} contactId */
+    select(contactId) {
+      cy.elements(':selected').unselect()
+      if (contactId !== null) cy.getElementById(`c${contactId}`).select()
+    },
+    /**
+     * Highlights an explain path: its contacts and the edges it walks; everything else fades.
+     *
+     * @param {Step[]} path
+     */
+    highlight(path) {
+      this.clearHighlight()
+      const { nodeIds, edgeIds, extra } = pathElements(
+        path,
+        cy.edges().map((e) => /** @type {any} */ (e.data())),
+      )
+      cy.add(/** @type {any} */ (extra))
+      cy.elements().addClass('faded')
+      for (const id of [...nodeIds, ...edgeIds]) cy.getElementById(id).removeClass('faded').addClass('path')
+      cy.nodes('.part').removeClass('faded')
+      container.dataset.highlighted = String(nodeIds.length)
+    },
+    clearHighlight() {
+      cy.remove('.path-extra')
+      cy.elements().removeClass('faded path')
+      delete container.dataset.highlighted
+    },
+  }
+}
