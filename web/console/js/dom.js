@@ -46,8 +46,16 @@ export function fill(el, ...children) {
   )
 }
 
-/** @param {string} iso */
-export function when(iso) {
+/**
+ * A timestamp in the operator's own time zone; `short` for tables (`2026-11-30 12:01`).
+ *
+ * @param {string} iso
+ * @param {{ short?: boolean }} [options]
+ */
+export function when(iso, options = {}) {
   const d = new Date(iso)
-  return Number.isNaN(d.getTime()) ? iso : d.toLocaleString()
+  if (Number.isNaN(d.getTime())) return iso
+  if (!options.short) return d.toLocaleString()
+  const two = (/** @type {number} */ n) => String(n).padStart(2, '0')
+  return `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())} ${two(d.getHours())}:${two(d.getMinutes())}`
 }

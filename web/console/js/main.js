@@ -44,7 +44,8 @@ export const state = {
   preloaded: null,
   /** @type {Notice | null} */
   notice: null,
-  history: { /** @type {any[]} */ events: [], /** @type {number | null} */ next: null, contactId: 0 },
+  /** @type {{ events: any[], next: number | null, contactId: number }} */
+  history: { events: [], next: null, contactId: 0 },
 }
 
 /** @typedef {{ text: string, primaries?: number[] }} Notice */
@@ -407,7 +408,7 @@ function drawPanels() {
       select,
       deleteContact,
       eraseIdentity,
-      blockValue,
+      blockValue: (kind, value) => blockValue(kind, value, true),
       deleteLink,
       explainFrom(id) {
         $select('explain-from').value = String(id)
@@ -633,12 +634,13 @@ async function eraseIdentity(primary) {
 
 /**
  * Blocks a value and shows what it joined, regrouped: the contacts holding it (found before the
- * block, when they were still one identity) and everything on screen.
+ * block, when they were still one identity) and, from the identity view, everything on screen.
  *
  * @param {ValueKind} kind
  * @param {string} value
+ * @param {boolean} keepShown
  */
-async function blockValue(kind, value) {
+async function blockValue(kind, value, keepShown) {
   const ok = await confirmAction({
     title: `Block the ${kindName(kind).toLowerCase()} ${value}?`,
     body: [
@@ -659,7 +661,7 @@ async function blockValue(kind, value) {
     }
     const entry = await api('POST', '/blocked-values', { body: { kind, value } })
     await refreshBlocked()
-    const shown = state.parts.flatMap((p) => p.contacts.map((c) => c.id))
+    const shown = keepShown ? state.parts.flatMap((p) => p.contacts.map((c) => c.id)) : []
     const ids = [...holders, ...shown]
     if (ids.length === 0) {
       setStatus('ready', `Blocked ${entry.value}: no live contact holds it.`)
@@ -672,7 +674,7 @@ async function blockValue(kind, value) {
         : `Blocked ${entry.value}: it joined nothing else.`,
     )
   } catch (err) {
-    fail(err, () => void blockValue(kind, value))
+    fail(err, () => void blockValue(kind, value, keepShown))
   }
 }
 
@@ -701,7 +703,7 @@ async function unblock(entry) {
 
 /** @param {ValueKind} kind @param {string} value @param {boolean} pattern */
 async function blockFromForm(kind, value, pattern) {
-  if (!pattern) return blockValue(kind, value)
+  if (!pattern) return blockValue(kind, value, false)
   const ok = await confirmAction({
     title: `Block every ${kindName(kind).toLowerCase()} matching ${value}?`,
     body: [
@@ -732,7 +734,7 @@ async function showHubs() {
       state.blocked,
       {
         open: openValue,
-        block: blockValue,
+        block: (kind, value) => blockValue(kind, value, false),
         unblock,
       },
     )

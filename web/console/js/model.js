@@ -248,18 +248,27 @@ const pair = (e) => {
   return o ? `${o.email ?? '(erased)'} ↔ ${o.phoneNumber ?? '(erased)'}` : ''
 }
 
-const CAUSES = /** @type {Record<string, string>} */ ({
-  contactDeleted: 'a contact was deleted',
-  linkDeleted: 'a link was removed',
-  blockedValueId: 'a value was blocked',
-})
+/**
+ * Why an identity split: `cause` is `{ contactDeleted: id }`, `{ linkDeleted: { email, phoneNumber } }`
+ * or `{ blockedValueId: id }`.
+ *
+ * @param {unknown} cause
+ */
+function causeText(cause) {
+  const c = /** @type {Record<string, unknown> | null} */ (typeof cause === 'object' ? cause : null)
+  if (c === null) return ''
+  if (c.contactDeleted !== undefined) return ` — contact #${c.contactDeleted} was deleted`
+  if (c.linkDeleted !== undefined) return ` — the link ${pair(c.linkDeleted)} was removed`
+  if (c.blockedValueId !== undefined) return ` — a value was blocked (entry #${c.blockedValueId})`
+  return ''
+}
 
 /**
  * A history event as a title and a line of detail, for the timeline.
  *
  * @example
- * describeEvent({ type: 'identity.split', primaryBefore: 1, primariesAfter: [1, 3], cause: 'contactDeleted' })
- * // { title: 'Identity #1 split in 2', detail: 'into #1, #3 — a contact was deleted' }
+ * describeEvent({ type: 'identity.split', primaryBefore: 1, primariesAfter: [1, 3], cause: { contactDeleted: 2 } })
+ * // { title: 'Identity #1 split in 2', detail: 'into #1, #3 — contact #2 was deleted' }
  *
  * @param {Record<string, unknown> & { type: string }} e
  * @returns {{ title: string, detail: string }}
@@ -293,7 +302,7 @@ export function describeEvent(e) {
       const after = Array.isArray(e.primariesAfter) ? e.primariesAfter : []
       return {
         title: `Identity #${e.primaryBefore} split in ${after.length}`,
-        detail: `into ${ids(after)}${typeof e.cause === 'string' && CAUSES[e.cause] ? ` — ${CAUSES[e.cause]}` : ''}`,
+        detail: `into ${ids(after)}${causeText(e.cause)}`,
       }
     }
     case 'identity.erased':

@@ -110,7 +110,11 @@ export function renderIdentity(els, state, actions) {
                   ),
                   h('td', {}, value('email', c.email)),
                   h('td', {}, value('phoneNumber', c.phoneNumber)),
-                  h('td', {}, h('time', { datetime: c.createdAt }, when(c.createdAt))),
+                  h(
+                    'td',
+                    {},
+                    h('time', { datetime: c.createdAt, title: when(c.createdAt) }, when(c.createdAt, { short: true })),
+                  ),
                   h(
                     'td',
                     {},
