@@ -100,6 +100,7 @@ describe('operator console: static files and headers', () => {
       '/console/vendor/..%2F..%2Fpackage.json',
       '/console/..%2Fpackage.json',
       '/console/tsconfig.json',
+      '/console/vendor/cytoscape.d.mts',
     ]) {
       const res = await get(url)
       assert.equal(res.statusCode, 404, url)
