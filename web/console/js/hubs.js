@@ -30,14 +30,16 @@ export function renderHubs(els, hubs, blocked, actions) {
       ),
     )
 
+  // A value held by one contact joins nobody: listing it would only hide the hubs.
+  const shared = hubs.values.filter((v) => v.contacts > 1)
   fill(
     els.values,
-    hubs.values.length === 0
-      ? h('p', {}, 'No values yet.')
+    shared.length === 0
+      ? h('p', {}, 'No value is held by more than one contact.')
       : table(
           'hub-values-table',
           ['Value', 'Kind', 'Contacts', ''],
-          hubs.values.map((v) =>
+          shared.map((v) =>
             h(
               'tr',
               { 'data-value': v.value, 'data-kind': v.kind },
@@ -68,7 +70,7 @@ export function renderHubs(els, hubs, blocked, actions) {
                       'button',
                       {
                         type: 'button',
-                        class: 'danger',
+                        class: 'secondary',
                         'data-testid': 'block-hub-value',
                         'aria-label': `Block ${v.value}`,
                         onclick: () => actions.block(v.kind, v.value),

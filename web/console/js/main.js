@@ -738,7 +738,11 @@ async function showHubs() {
         unblock,
       },
     )
-    setStatus('ready', `${hubs.values.length} values, ${hubs.identities.length} identities.`)
+    const shared = hubs.values.filter((/** @type {{ contacts: number }} */ v) => v.contacts > 1).length
+    setStatus(
+      'ready',
+      `Hubs: ${shared} shared value${shared === 1 ? '' : 's'}, the ${hubs.identities.length} largest identities.`,
+    )
   } catch (err) {
     fail(err, () => void showHubs())
   }

@@ -23,6 +23,16 @@ import { describeEvent, kindName } from './model.js'
  */
 
 /**
+ * `2026-11-30` over `12:01`: the table's created column stays narrow.
+ *
+ * @param {string} iso
+ */
+function dateAndTime(iso) {
+  const [date, time] = when(iso, { short: true }).split(' ')
+  return [h('span', { class: 'nowrap' }, date ?? ''), h('br'), h('span', { class: 'nowrap' }, time ?? '')]
+}
+
+/**
  * @param {{ parts: HTMLElement, selection: HTMLElement, historyPart: HTMLElement, historyPartLabel: HTMLElement }} els
  * @param {{ parts: Identity[], current: number, selected: any, isBlocked: import('./model.js').IsBlocked }} state
  * @param {Actions} actions
@@ -108,12 +118,12 @@ export function renderIdentity(els, state, actions) {
                     ),
                     c.linkPrecedence === 'primary' ? h('span', { class: 'badge primary' }, 'primary') : null,
                   ),
-                  h('td', {}, value('email', c.email)),
-                  h('td', {}, value('phoneNumber', c.phoneNumber)),
+                  h('td', { class: 'value' }, value('email', c.email)),
+                  h('td', { class: 'value' }, value('phoneNumber', c.phoneNumber)),
                   h(
                     'td',
                     {},
-                    h('time', { datetime: c.createdAt, title: when(c.createdAt) }, when(c.createdAt, { short: true })),
+                    h('time', { datetime: c.createdAt, title: when(c.createdAt) }, ...dateAndTime(c.createdAt)),
                   ),
                   h(
                     'td',
