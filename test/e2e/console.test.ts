@@ -377,6 +377,24 @@ describe('operator console in Chromium', { skip: CHROMIUM_SKIP_REASON }, () => {
     await page.setViewportSize({ width: 1280, height: 800 })
   })
 
+  test('a service without ADMIN_API_KEYS: the console says the operator API is off and how to turn it on', async () => {
+    const off = await buildApp({ config: loadConfig({}), store: db.store })
+    await off.listen({ host: '127.0.0.1', port: 0 })
+    try {
+      const address = off.server.address()
+      assert.ok(address !== null && typeof address === 'object')
+      const other = await context.newPage()
+      await other.goto(`http://127.0.0.1:${address.port}/console/`)
+      await other.getByTestId('key-input').fill('any-key')
+      await other.keyboard.press('Enter')
+      await other.locator('[data-testid=status][data-state=disabled]').waitFor()
+      assert.match(await seen(other.getByTestId('signin-error')), /Operator API disabled.*set ADMIN_API_KEYS.*restart/s)
+      await other.close()
+    } finally {
+      await off.close()
+    }
+  })
+
   test('no Content-Security-Policy violation and no script error in the whole session', async () => {
     const inPage = await page.evaluate(() => window.__cspViolations ?? [])
     assert.deepEqual([...violations, ...inPage], [])

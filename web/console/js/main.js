@@ -27,7 +27,7 @@ const $select = (/** @type {string} */ id) => /** @type {HTMLSelectElement} */ (
 /**
  * @typedef {{ kind: 'contact', id: number } | { kind: 'edge', data: Record<string, any> }} Selection
  */
-export const state = {
+const state = {
   /** @type {BlockedValue[]} */
   blocked: [],
   /** @type {import('./model.js').IsBlocked} */
@@ -64,7 +64,8 @@ function setStatus(kind, message, retry) {
   const el = $('status')
   el.dataset.state = kind
   el.hidden = message === ''
-  document.body.toggleAttribute('aria-busy', kind === 'loading')
+  if (kind === 'loading') document.body.setAttribute('aria-busy', 'true')
+  else document.body.removeAttribute('aria-busy')
   fill(
     el,
     message,
