@@ -547,7 +547,8 @@ const others = (/** @type {Identity | undefined} */ part) =>
  */
 async function regroupAndShow(contactIds, say) {
   const parts = await loadParts(contactIds)
-  openParts(parts, { text: say(parts) })
+  const capped = parts.length >= MAX_PARTS ? ` Only the first ${MAX_PARTS} are drawn; search for the others.` : ''
+  openParts(parts, { text: say(parts) + capped })
   $('notice').focus()
 }
 
