@@ -16,6 +16,8 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
+# The operator console's static files (served at /console; their libraries come from node_modules).
+COPY web ./web
 # Pruned here rather than reinstalled in the runtime stage: the native binary built above is
 # reused as is, and the runtime stage needs no compiler. Same base image, so the same Node ABI.
 RUN npm run build && npm prune --omit=dev --no-audit --no-fund
@@ -31,6 +33,7 @@ ENV HOST=0.0.0.0 \
 COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+COPY --from=build /app/web ./web
 # Created and owned by `node` before VOLUME, so a fresh named volume starts writable by it.
 RUN mkdir -p /app/data && chown node:node /app/data
 USER node

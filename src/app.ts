@@ -10,6 +10,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import pino from 'pino'
 import type { Config } from './config.ts'
 import { answerClientError, guardConnections } from './http/client-errors.ts'
+import { consoleRoutes } from './http/console.ts'
 import { errorHandler, notFoundHandler, schemaErrorFormatter } from './http/errors.ts'
 import { refuseAmbiguousFraming } from './http/framing.ts'
 import { healthRoutes } from './http/health.ts'
@@ -137,6 +138,7 @@ export async function buildApp({
   identityRoutes(app, service, { adminApiKeys: config.adminApiKeys, normalize })
   operatorRoutes(app, service, { adminApiKeys: config.adminApiKeys, normalize })
   healthRoutes(app, store)
+  await app.register(consoleRoutes)
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
 
   await app.ready()

@@ -137,6 +137,14 @@ export const identitySchema = {
       items: linkSchema,
       description: 'Links naming any value the identity holds, oldest first.',
     },
+    otherIdentities: {
+      type: 'array',
+      items: { type: 'integer' },
+      description:
+        'Only when looked up by a blocked value that contacts of other identities hold too (a blocked value joins ' +
+        'nothing): the primary contact ids of those identities, ascending. The answer itself is the identity of ' +
+        'the oldest holder.',
+    },
   },
 } as const
 

@@ -27,7 +27,23 @@ async function mustFind(tx: Tx, selector: IdentitySelector): Promise<IdentityRec
  * await store.run((tx) => readIdentity(tx, { email: 'doc@hillvalley.edu' }), { mode: 'read' })
  */
 export async function readIdentity(tx: Tx, selector: IdentitySelector): Promise<IdentityJson> {
-  return identityJson(await mustFind(tx, selector))
+  const record = await mustFind(tx, selector)
+  const json = identityJson(record)
+  // A value joins everyone who holds it (I2) unless it is blocked: then several identities may hold
+  // it, and the answer (the oldest holder's) names the others rather than hide them.
+  const [kind, value] =
+    'email' in selector
+      ? (['email', selector.email] as const)
+      : 'phoneNumber' in selector
+        ? (['phoneNumber', selector.phoneNumber] as const)
+        : [null, null]
+  if (kind !== null && tx.blocklist().blocks(kind, value)) {
+    const primary = json.contact.primaryContatctId
+    const others = new Set((await tx.holders(kind, [value])).map((c) => c.linkedId ?? c.id))
+    others.delete(primary)
+    if (others.size > 0) json.otherIdentities = [...others].sort((a, b) => a - b)
+  }
+  return json
 }
 
 export async function readContact(tx: Tx, id: number) {

@@ -28,6 +28,8 @@ export interface IdentityJson {
   contact: ReturnType<typeof toIdentityView>
   contacts: ContactJson[]
   links: LinkJson[]
+  /** Looked up by a blocked value that contacts of several identities hold: the others' primaries. */
+  otherIdentities?: number[]
 }
 
 export const iso = (ms: number): string => new Date(ms).toISOString()

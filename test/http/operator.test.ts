@@ -202,6 +202,28 @@ for (const engine of engines()) {
       assert.deepEqual((await h.post({ email: 'erase.me@x.io' })).secondaryContactIds, [])
     })
 
+
+    test('erasure leaves alone a link that now joins another identity', async (t) => {
+      const h = await harness(engine, t)
+      await h.post({ email: 'a@x.io', phoneNumber: '1' }) // 1
+      await h.post({ phoneNumber: '4' }) // 2
+      await h.post({ email: 'a@x.io', phoneNumber: '4' }) // merge: link a@x.io–4
+      await h.post({ email: 'd@x.io', phoneNumber: '1' }) // 3
+      // Deleting 1 splits {2} (joined by the link only through 1's email) from {3}.
+      assert.deepEqual(primaries((await h.call('DELETE', '/contacts/1')).json().identities), [2, 3])
+      // A new contact with a@x.io: the link joins it to 2 again.
+      assert.deepEqual((await h.post({ email: 'a@x.io' })).secondaryContactIds, [4])
+      const res = await h.call('DELETE', '/identities/3')
+      assert.equal(res.statusCode, 200)
+      // The link a@x.io–4 is what joins 2 and 4: it is theirs, not the erased customer's.
+      assert.equal((await h.db.store.listLinks()).length, 1)
+      const other = (await h.call('GET', '/identities/2')).json()
+      assert.deepEqual(
+        other.contacts.map((c: { id: number }) => c.id),
+        [2, 4],
+      )
+      await h.check()
+    })
     test('blocking a hub value splits what it joined; unblocking joins it again; requests treat it as absent', async (t) => {
       const h = await harness(engine, t)
       await h.post({ email: 'test@test.com', phoneNumber: '1' })
@@ -227,6 +249,11 @@ for (const engine of engines()) {
       assert.equal((await h.post({ email: 'real@x.io' })).primaryContatctId, c3)
       // The contacts keep the value, and answers still list it; it joins nothing.
       assert.deepEqual((await h.post({ phoneNumber: '1' })).emails, ['test@test.com'])
+      // Looked up by the blocked value: the oldest holder's identity, naming the others.
+      const lookup = (await h.call('GET', '/identities?email=test@test.com')).json()
+      assert.equal(lookup.contact.primaryContatctId, c1)
+      assert.deepEqual(lookup.otherIdentities, [c2, c3])
+      assert.equal((await h.call('GET', '/identities?email=real@x.io')).json().otherIdentities, undefined)
       // A request with a blocked value is served by its other value; all blocked is 422.
       const before = (await h.db.store.listContacts()).length
       assert.equal((await h.post({ email: 'test@test.com', phoneNumber: '9' })).secondaryContactIds.length, 0)

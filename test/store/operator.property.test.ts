@@ -244,7 +244,7 @@ for (const engine of engines()) {
             assertInvariants(rows, links, (kind, value) => model.blocked.has(`${kind}:${value}`))
           }
         }),
-        { numRuns: engine.name === 'sqlite' ? 150 : 20 },
+        { numRuns: Number(process.env.OP_RUNS ?? (engine.name === 'sqlite' ? 150 : 20)) },
       )
       t.diagnostic(`${steps} steps`)
     })
