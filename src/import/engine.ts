@@ -171,6 +171,7 @@ export async function importRecords(
       return await store.batch((tx) => apply(tx, rows), {
         // A batch of one row is a request: it gets as many attempts as the service gives one.
         attempts: rows.length >= 2 ? 2 : 100,
+        splittable: rows.length >= 2,
         onRetry: () => stats.retries++,
       })
     } catch (err) {

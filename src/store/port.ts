@@ -188,6 +188,8 @@ export interface BatchTx extends Tx {
 
 export interface BatchOptions {
   readonly attempts?: number
+  /** The caller splits a batch that fails for lack of resources; false for a batch of one row. */
+  readonly splittable?: boolean
   readonly onRetry?: () => void
 }
 

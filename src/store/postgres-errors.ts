@@ -62,8 +62,11 @@ export function isContention(err: unknown): boolean {
  */
 export function retryReason(err: unknown): string | null {
   if (isConnectionLost(err)) return 'connection_lost'
-  if (!isContention(err)) return null
   const { code } = fields(err)
+  // Out of predicate-lock memory, which every serializable session of the server shares: freed as
+  // the others commit, so worth a few more tries (limited by the store).
+  if (code === '53200') return 'pg_out_of_locks'
+  if (!isContention(err)) return null
   return code === '23505' ? 'pg_23505' : code === '40P01' ? 'pg_40P01' : 'pg_40001'
 }
 

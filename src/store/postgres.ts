@@ -165,7 +165,7 @@ export class PostgresStore implements Store {
             ? 'blocklist_changed'
             : retryReason(err),
       maxAttempts: this.#maxRetries,
-      limits: { connection_lost: this.#maxReconnects },
+      limits: { connection_lost: this.#maxReconnects, pg_out_of_locks: 8 },
       // Full jitter, capped low: the winner commits within milliseconds.
       capMs: 50,
       stopped: () => this.#closed,
@@ -183,7 +183,7 @@ export class PostgresStore implements Store {
       exhausted: (err, attempts, why) =>
         this.#closed
           ? closedError()
-          : why === 'connection_lost'
+          : why === 'connection_lost' || why === 'pg_out_of_locks'
             ? toStorageError(err, `PostgreSQL at ${this.#target} failed`)
             : new AppError(
                 'ERR_STORAGE_UNAVAILABLE',
@@ -278,17 +278,13 @@ export class PostgresStore implements Store {
           maxAttempts: options.attempts ?? 30,
           // Background work: back off further than a request does, so the requests it races get through.
           capMs: 200,
-          // Out of predicate-lock memory (shared by every session of the server): the same batch would
-          // fail again, a smaller one may not. Give up at once; the importer splits the batch.
-          reasonOf: (err) =>
-            (err as { code?: unknown }).code === '53200'
-              ? 'pg_out_of_locks'
-              : err instanceof StaleRead
-                ? 'pg_stale_read'
-                : err instanceof BlocklistChanged
-                  ? 'blocklist_changed'
-                  : retryReason(err),
-          limits: { connection_lost: this.#maxReconnects, pg_out_of_locks: 1 },
+          // Out of predicate-lock memory (shared by every session of the server): the same batch
+          // would likely fail again, a smaller one may not, so give up at once and let the importer
+          // split it. A batch of one row cannot be split: it waits, as a request does.
+          limits: {
+            connection_lost: this.#maxReconnects,
+            pg_out_of_locks: options.splittable === false ? 8 : 1,
+          },
           onRetry: (why, attempt, err) => {
             this.#policy().onRetry?.(why, attempt, err)
             options.onRetry?.()

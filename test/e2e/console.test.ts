@@ -77,14 +77,33 @@ function graphState(page: Page): Promise<GraphState> {
 }
 
 /** Clicks a node where Cytoscape rendered it, as a person would. */
-async function clickNode(page: Page, id: string): Promise<void> {
-  const at = await page.evaluate((nodeId) => {
-    const cy = window.__identityGraph
-    const box = cy.container().getBoundingClientRect()
-    const p = cy.getElementById(nodeId).renderedPosition()
-    return { x: box.left + p.x, y: box.top + p.y }
-  }, id)
-  await page.mouse.click(at.x, at.y)
+async function clickNode(page: Page, id: string, until?: Locator): Promise<void> {
+  // A real click at the node's place on screen: with the graph in view and the node at rest (the
+  // page may still be settling after the last action on a busy machine), and, when the caller says
+  // what the click must show, once more if a click landed while something moved.
+  await page.getByTestId('graph').scrollIntoViewIfNeeded()
+  for (let attempt = 0; ; attempt++) {
+    let at = { x: Number.NaN, y: Number.NaN }
+    for (let still = 0; still < 2; ) {
+      await page.waitForTimeout(50)
+      const now = await page.evaluate((nodeId) => {
+        const cy = window.__identityGraph
+        const box = cy.container().getBoundingClientRect()
+        const p = cy.getElementById(nodeId).renderedPosition()
+        return { x: box.left + p.x, y: box.top + p.y }
+      }, id)
+      still = now.x === at.x && now.y === at.y ? still + 1 : 0
+      at = now
+    }
+    await page.mouse.click(at.x, at.y)
+    if (until === undefined) return
+    try {
+      await until.waitFor({ timeout: 3000 })
+      return
+    } catch (err) {
+      if (attempt === 2) throw err
+    }
+  }
 }
 
 /** What a person sees in an element: Playwright's rendered text, not the DOM property Biome means. */
@@ -243,8 +262,7 @@ describe('operator console in Chromium', { skip: CHROMIUM_SKIP_REASON }, () => {
   })
 
   test('deleting the bridging contact shows two identities; the history shows the split, page by page', async () => {
-    await clickNode(page, 'c2')
-    await page.locator('[data-testid=selected-contact][data-contact-id="2"]').waitFor()
+    await clickNode(page, 'c2', page.locator('[data-testid=selected-contact][data-contact-id="2"]'))
     await page.getByTestId('delete-selected').click()
     const dialog = page.getByTestId('confirm-dialog')
     await dialog.waitFor()
