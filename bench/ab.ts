@@ -8,7 +8,10 @@
  * fixed 2,000 req/s (from /proc schedstat, every thread). Prints quantiles of both, each against
  * the mean of the two OLD servers. Build a tree with `npx tsc -p tsconfig.build.json --outDir DIR`.
  *
- * Options (environment): AB_ROUNDS (default 20), AB_SECONDS per run (1.5), AB_WORKLOADS (read,write).
+ * AB_LATENCY=1 adds, per round, a lone client's sequential writes (p50 and p99 in microseconds).
+ *
+ * Options (environment): AB_ROUNDS (default 20), AB_SECONDS per run (1.5), AB_WORKLOADS (read,write),
+ * AB_SEED_TREE (a source tree whose store and seeder build the data, when OLD's schema is older).
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
@@ -19,6 +22,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import autocannon from 'autocannon'
 import { SqliteStore } from '../src/store/sqlite.ts'
 import { bodies, seedSqlite, type Workload } from './lib/dataset.ts'
+import { probeLatency } from './lib/latency.ts'
 
 const [oldDist, newDist] = process.argv.slice(2).map((d) => resolve(d))
 if (oldDist === undefined || newDist === undefined) throw new Error('usage: bench:ab OLD_DIST NEW_DIST')
@@ -26,6 +30,7 @@ const ROUNDS = Number(process.env.AB_ROUNDS ?? 20)
 const SECONDS = Number(process.env.AB_SECONDS ?? 1.5)
 const WORKLOADS = (process.env.AB_WORKLOADS ?? 'read,write').split(',') as Workload[]
 const VARIANTS = { old: oldDist, new: newDist, old2: oldDist }
+const LATENCY = process.env.AB_LATENCY === '1'
 
 async function freePort(): Promise<number> {
   const server = createServer()
@@ -62,8 +67,17 @@ const load = (url: string, next: () => string, seconds: number, overallRate?: nu
   })
 
 const dir = mkdtempSync(join(tmpdir(), 'identity-ab-'))
-const seedStore = new SqliteStore({ path: join(dir, 'seed.db') })
-const identities = seedSqlite(seedStore.db, 100_000)
+// AB_SEED_TREE: seed with that source tree's store and seeder, for an OLD on an older schema (the
+// NEW server migrates the copy it is given at start, as an upgrade would).
+const seedTree = process.env.AB_SEED_TREE
+const seeder = seedTree
+  ? {
+      Store: (await import(resolve(seedTree, 'src/store/sqlite.ts'))).SqliteStore as typeof SqliteStore,
+      seed: (await import(resolve(seedTree, 'bench/lib/dataset.ts'))).seedSqlite as typeof seedSqlite,
+    }
+  : { Store: SqliteStore, seed: seedSqlite }
+const seedStore = new seeder.Store({ path: join(dir, 'seed.db') })
+const identities = seeder.seed(seedStore.db, 100_000)
 seedStore.db.pragma('wal_checkpoint(TRUNCATE)')
 await seedStore.close()
 
@@ -94,6 +108,9 @@ try {
       Object.fromEntries(Object.keys(VARIANTS).map((n) => [n, { rps: [] as number[], cpu: [] as number[] }])),
     ]),
   )
+  const latency = Object.fromEntries(
+    Object.keys(VARIANTS).map((n) => [n, { p50: [] as number[], p99: [] as number[] }]),
+  )
   let tag = 1000
   for (const w of WORKLOADS) for (const s of Object.values(servers)) await load(s.url, bodies(w, identities, tag++), 1)
   for (let round = 0; round < ROUNDS; round++) {
@@ -107,6 +124,14 @@ try {
         const slot = results[w]?.[name] as { rps: number[]; cpu: number[] }
         slot.rps.push(saturated.requests.average)
         slot.cpu.push((cpuMicros(s.child.pid as number) - before) / fixed.requests.total)
+      }
+    }
+    if (LATENCY) {
+      for (const name of names) {
+        const s = servers[name] as { child: ChildProcess; url: string }
+        const { p50, p99 } = await probeLatency(s.url, bodies('write', identities, tag++), 1000)
+        latency[name]?.p50.push(p50)
+        latency[name]?.p99.push(p99)
       }
     }
     console.error(`round ${round + 1}/${ROUNDS}`)
@@ -127,6 +152,16 @@ try {
       console.log(
         `${w} req/s q${q}: old ${Math.round(at(old.rps, q))}, old2 ${Math.round(at(old2.rps, q))}, new ${Math.round(at(fresh.rps, q))}` +
           ` → new/old ${(at(fresh.rps, q) / base).toFixed(3)}`,
+      )
+    }
+  }
+  if (LATENCY) {
+    for (const stat of ['p50', 'p99'] as const) {
+      const median = (name: string) => at(latency[name]?.[stat] ?? [], 0.5)
+      const base = (median('old') + median('old2')) / 2
+      console.log(
+        `write c=1 ${stat} µs (median of rounds): old ${median('old')}, old2 ${median('old2')}, new ${median('new')}` +
+          ` → new/old ${(median('new') / base).toFixed(3)}`,
       )
     }
   }

@@ -14,7 +14,6 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { Agent, request } from 'node:http'
 import { createServer } from 'node:net'
 import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -24,6 +23,7 @@ import autocannon from 'autocannon'
 import pg from 'pg'
 import { SqliteStore } from '../src/store/sqlite.ts'
 import { bodies, email, identitiesFor, seedPostgresSql, seedSqlite, type Workload } from './lib/dataset.ts'
+import { probeLatency } from './lib/latency.ts'
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 6)
 const ROUNDS = 3
@@ -134,39 +134,6 @@ function median(runs: Measurement[]): Measurement {
   const sorted = [...runs].sort((a, b) => a.rps - b.rps)
   const middle = sorted[Math.floor(sorted.length / 2)] as Measurement
   return { ...middle, errors: runs.reduce((sum, r) => sum + r.errors, 0) }
-}
-
-/**
- * Latency to the microsecond: `count` requests one after another on one keep-alive connection
- * (autocannon reports whole milliseconds, too coarse to compare p50s).
- */
-async function probeLatency(url: string, next: () => string, count = 4000): Promise<{ p50: number; p99: number }> {
-  const agent = new Agent({ keepAlive: true, maxSockets: 1 })
-  const one = (body: string) =>
-    new Promise<void>((resolve, reject) => {
-      const req = request(
-        `${url}/identify`,
-        { method: 'POST', agent, headers: { 'content-type': 'application/json' } },
-        (res) => {
-          res.resume()
-          res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`status ${res.statusCode}`))))
-        },
-      )
-      req.on('error', reject)
-      req.end(body)
-    })
-  for (let i = 0; i < 500; i++) await one(next())
-  const samples: number[] = []
-  for (let i = 0; i < count; i++) {
-    const body = next()
-    const t0 = process.hrtime.bigint()
-    await one(body)
-    samples.push(Number(process.hrtime.bigint() - t0) / 1000)
-  }
-  agent.destroy()
-  samples.sort((a, b) => a - b)
-  const at = (q: number) => Math.round(samples[Math.floor(q * (samples.length - 1))] as number)
-  return { p50: at(0.5), p99: at(0.99) }
 }
 
 async function load(url: string, connections: number, next: () => string, duration = DURATION): Promise<Measurement> {

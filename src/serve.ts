@@ -15,6 +15,7 @@ import { createMetrics } from './metrics/metrics.ts'
 import { IdentityService } from './service/service.ts'
 import { openStore } from './store/open.ts'
 import { PostgresStore } from './store/postgres.ts'
+import { SqliteStore } from './store/sqlite.ts'
 
 /**
  * Reads the configuration from `env` and starts the service; a bad setting exits with 1 after one
@@ -47,6 +48,8 @@ export async function startServer(config: Config): Promise<FastifyInstance> {
     if (store instanceof PostgresStore) {
       const { pool } = store
       metrics.setPoolSource(() => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }))
+    } else if (store instanceof SqliteStore) {
+      metrics.setCommitSource(() => store.stats)
     }
     // BLOCK_COMMON_JUNK: the built-in list goes in (or out) through the same blocking as an
     // operator's, so identities it bridged are regrouped before the first request.

@@ -7,7 +7,7 @@ import { Counter, collectDefaultMetrics, Registry } from 'prom-client'
 import { type ErrorCode, errorCodes } from '../errors.ts'
 import { IDENTIFY_OUTCOMES, type IdentifyOutcome } from '../identity/outcome.ts'
 import { HttpMetrics } from './http-metrics.ts'
-import { type PoolStats, StoreMetrics, type StoreObserver } from './store-metrics.ts'
+import { type CommitStats, type PoolStats, StoreMetrics, type StoreObserver } from './store-metrics.ts'
 
 export interface Metrics {
   readonly registry: Registry
@@ -26,6 +26,8 @@ export interface Metrics {
   identifyOutcome(outcome: 'refused', code: ErrorCode): void
   /** Where the PostgreSQL pool gauges read from at scrape time (see StoreMetrics.setPoolSource). */
   setPoolSource(source: () => PoolStats): void
+  /** Where the SQLite commit counters read from at scrape time (see StoreMetrics.setCommitSource). */
+  setCommitSource(source: () => CommitStats): void
   /** The Prometheus text exposition of everything above. */
   text(): Promise<string>
   readonly contentType: string
@@ -81,6 +83,7 @@ export function createMetrics(): Metrics {
       if (labels !== undefined) outcomes.inc(labels)
     },
     setPoolSource: (source) => store.setPoolSource(source),
+    setCommitSource: (source) => store.setCommitSource(source),
     text: () => registry.metrics(),
     contentType: registry.contentType,
   }

@@ -19,7 +19,7 @@ export type StoreEngine = 'sqlite' | 'postgres'
 export interface StoreObserver {
   /** One unit of work finished (a request's transaction, an operator operation, an import batch). */
   unit(engine: 'sqlite' | 'postgres', kind: string, seconds: number, ok: boolean): void
-  /** A unit was rerun; reason is one of a bounded set: 'sqlite_busy', 'sqlite_busy_snapshot', 'pg_40001', 'pg_40P01', 'pg_23505', 'pg_stale_read', 'connection_lost', 'other' (and 'blocklist_changed'). */
+  /** A unit was rerun; reason is one of a bounded set: 'sqlite_busy', 'sqlite_busy_snapshot', 'pg_40001', 'pg_40P01', 'pg_23505', 'pg_stale_read', 'pg_out_of_locks', 'connection_lost', 'other' (and 'blocklist_changed'). */
   retry(engine: 'sqlite' | 'postgres', reason: string): void
   /** SQLite: time a unit waited for another process's write lock. */
   lockWait(seconds: number): void
@@ -32,6 +32,7 @@ export const RETRY_REASONS = [
   'pg_40P01',
   'pg_23505',
   'pg_stale_read',
+  'pg_out_of_locks',
   // The block list changed while a unit ran (SPEC §9): main's store reruns it for that.
   'blocklist_changed',
   'connection_lost',
@@ -52,6 +53,13 @@ export interface PoolStats {
   readonly total: number
   readonly idle: number
   readonly waiting: number
+}
+
+/** An SQLite store's commit counters since it opened (`SqliteStore.stats`). */
+export interface CommitStats {
+  readonly commits: number
+  readonly units: number
+  readonly largestGroup: number
 }
 
 const ENGINES: readonly StoreEngine[] = ['sqlite', 'postgres']
@@ -82,6 +90,7 @@ export class StoreMetrics implements StoreObserver {
   )
   #kinds = 0
   #poolSource: (() => PoolStats) | null = null
+  #commitSource: (() => CommitStats) | null = null
 
   constructor(registry: Registry) {
     this.#registry = registry
@@ -155,6 +164,47 @@ export class StoreMetrics implements StoreObserver {
       registers: [this.#registry],
       collect() {
         this.set(read().waiting)
+      },
+    })
+  }
+
+  /**
+   * Where the SQLite commit counters read from at each scrape (the store's own `stats`): how many
+   * transactions committed and how many units they carried, so `units / commits` is the mean group
+   * size of the group commit. They exist only once a source is set.
+   *
+   * @example
+   * metrics.setCommitSource(() => store.stats)
+   */
+  setCommitSource(source: () => CommitStats): void {
+    const first = this.#commitSource === null
+    this.#commitSource = source
+    if (!first) return
+    const read = () => this.#commitSource?.() ?? { commits: 0, units: 0, largestGroup: 0 }
+    new Counter({
+      name: 'store_sqlite_commits_total',
+      help: 'SQLite transactions committed by this process (a group commit is one).',
+      registers: [this.#registry],
+      collect() {
+        this.reset()
+        this.inc(read().commits)
+      },
+    })
+    new Counter({
+      name: 'store_sqlite_committed_units_total',
+      help: 'Units of work those transactions committed; divided by store_sqlite_commits_total, the mean group size.',
+      registers: [this.#registry],
+      collect() {
+        this.reset()
+        this.inc(read().units)
+      },
+    })
+    new Gauge({
+      name: 'store_sqlite_largest_group_units',
+      help: 'The most units one SQLite transaction has committed since the process started.',
+      registers: [this.#registry],
+      collect() {
+        this.set(read().largestGroup)
       },
     })
   }
