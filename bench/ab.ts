@@ -28,7 +28,7 @@ const [oldDist, newDist] = process.argv.slice(2).map((d) => resolve(d))
 if (oldDist === undefined || newDist === undefined) throw new Error('usage: bench:ab OLD_DIST NEW_DIST')
 const ROUNDS = Number(process.env.AB_ROUNDS ?? 20)
 const SECONDS = Number(process.env.AB_SECONDS ?? 1.5)
-const WORKLOADS = (process.env.AB_WORKLOADS ?? 'read,write').split(',') as Workload[]
+const WORKLOADS = (process.env.AB_WORKLOADS ?? 'read,write').split(',').filter(Boolean) as Workload[]
 const VARIANTS = { old: oldDist, new: newDist, old2: oldDist }
 const LATENCY = process.env.AB_LATENCY === '1'
 

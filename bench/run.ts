@@ -8,7 +8,7 @@
  * (`GET /identities?email=`) against the service's own `/identify` read. Then the read workload at 1,000 and
  * 1,000,000 stored contacts: p50 ratio and the server's peak RSS. Results go to bench/results/.
  *
- * Options (environment): BENCH_DURATION seconds per run (default 5), BENCH_CONTACTS for the
+ * Options (environment): BENCH_DURATION seconds per run (default 6), BENCH_CONTACTS for the
  * workload data set (default 100000), BENCH_SCALE=0 to skip the scale runs, BENCH_LOG_LEVEL
  * (default info, as deployed; the log goes to /dev/null).
  */
