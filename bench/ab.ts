@@ -8,6 +8,7 @@
  * fixed 2,000 req/s (from /proc schedstat, every thread). Prints quantiles of both, each against
  * the mean of the two OLD servers. Build a tree with `npx tsc -p tsconfig.build.json --outDir DIR`.
  *
+ * AB_NEW_ENV='NAME=value …' gives NEW extra settings (OLD and NEW may then be the same tree).
  * AB_LATENCY=1 adds, per round, a lone client's sequential writes (p50 and p99 in microseconds).
  *
  * Options (environment): AB_ROUNDS (default 20), AB_SECONDS per run (1.5), AB_WORKLOADS (read,write),
@@ -31,6 +32,13 @@ const SECONDS = Number(process.env.AB_SECONDS ?? 1.5)
 const WORKLOADS = (process.env.AB_WORKLOADS ?? 'read,write').split(',').filter(Boolean) as Workload[]
 const VARIANTS = { old: oldDist, new: newDist, old2: oldDist }
 const LATENCY = process.env.AB_LATENCY === '1'
+// AB_NEW_ENV='NAME=value …': settings for NEW only, to measure a setting with OLD and NEW the same tree.
+const newEnv = Object.fromEntries(
+  (process.env.AB_NEW_ENV ?? '')
+    .split(/\s+/)
+    .filter(Boolean)
+    .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+)
 
 async function freePort(): Promise<number> {
   const server = createServer()
@@ -88,7 +96,14 @@ try {
     copyFileSync(join(dir, 'seed.db'), path)
     const port = await freePort()
     const child = spawn('taskset', ['-c', '1', process.execPath, join(dist, 'server.js')], {
-      env: { ...process.env, DATABASE_URL: `sqlite:${path}`, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'info' },
+      env: {
+        ...process.env,
+        DATABASE_URL: `sqlite:${path}`,
+        HOST: '127.0.0.1',
+        PORT: String(port),
+        LOG_LEVEL: 'info',
+        ...(name === 'new' ? newEnv : {}),
+      },
       stdio: ['ignore', 'ignore', 'inherit'],
     })
     const url = `http://127.0.0.1:${port}`

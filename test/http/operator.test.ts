@@ -202,7 +202,6 @@ for (const engine of engines()) {
       assert.deepEqual((await h.post({ email: 'erase.me@x.io' })).secondaryContactIds, [])
     })
 
-
     test('erasure leaves alone a link that now joins another identity', async (t) => {
       const h = await harness(engine, t)
       await h.post({ email: 'a@x.io', phoneNumber: '1' }) // 1
