@@ -9,7 +9,7 @@ import type { IdentityView, StoredContact } from '../../src/identity/contact.ts'
 import type { IdentifyInput } from '../../src/identity/normalize.ts'
 import { sqliteEngine, type TestDatabase } from '../support/engines.ts'
 import { identify } from '../support/http.ts'
-import { assertInvariants, identities } from '../support/invariants.ts'
+import { assertInvariants, assertTimeFollowsId, identities } from '../support/invariants.ts'
 import { type ServerProcess, startServer } from '../support/server-process.ts'
 
 const PROCESSES = 3
@@ -95,6 +95,8 @@ describe(`${PROCESSES} server processes on one SQLite file`, () => {
     const views = await storm('star', bodies, (m) => t.diagnostic(m))
     const all = await rows()
     assertInvariants(all, history)
+    // Issue 11, item 11: three processes stamping 240 new contacts, each never before the last.
+    assertTimeFollowsId(all)
     const star = all.filter((r) => r.email === email)
     assert.equal(star.length, STORM, 'each request brought a new phone, so each stored one contact')
     const primaries = star.filter((r) => r.linkPrecedence === 'primary')
@@ -138,6 +140,7 @@ describe(`${PROCESSES} server processes on one SQLite file`, () => {
     const views = await storm('crossing', bodies, (m) => t.diagnostic(m))
     const all = await rows()
     assertInvariants(all, history)
+    assertTimeFollowsId(all)
     const touched = all.filter((r) => r.email?.startsWith('clara') || r.email?.startsWith('new'))
     const primariesOfTouched = new Set(touched.map((r) => r.linkedId ?? r.id))
     const oldest = Math.min(...seedPrimaries)

@@ -127,6 +127,22 @@ export function assertInvariants(
   }
 }
 
+/**
+ * Time follows id: a contact made later never has an earlier `createdAt` than one made before it
+ * (every row, deleted ones too), so "oldest" (I3) means the same by time as by id. SQLite gives this
+ * exactly across processes: each write transaction stamps no earlier than the newest stored contact.
+ */
+export function assertTimeFollowsId(rows: readonly StoredContact[]): void {
+  const byId = [...rows].sort((a, b) => a.id - b.id)
+  for (let i = 1; i < byId.length; i++) {
+    const [before, after] = [byId[i - 1] as StoredContact, byId[i] as StoredContact]
+    assert.ok(
+      after.createdAt >= before.createdAt,
+      `contact ${after.id} (createdAt ${after.createdAt}) is stamped before contact ${before.id} (${before.createdAt})`,
+    )
+  }
+}
+
 /** Whether a value is blocked (and so joins nothing). */
 export type Blocked = (kind: 'email' | 'phoneNumber', value: string) => boolean
 
