@@ -340,11 +340,14 @@ else
       )
       const retriesBefore = store.stats.retries
       // A fault of ours, not contention and not the client's: reported as it is (a 500), at once.
-      await assert.rejects(identifyIn(store, { email: 'converted-same@example.com', phoneNumber: null }), (err: Error) => {
-        assert.ok(!(err instanceof AppError), `not a storage outage: ${err.message}`)
-        assert.match(err.message, /no stored contact matches: not a race/)
-        return true
-      })
+      await assert.rejects(
+        identifyIn(store, { email: 'converted-same@example.com', phoneNumber: null }),
+        (err: Error) => {
+          assert.ok(!(err instanceof AppError), `not a storage outage: ${err.message}`)
+          assert.match(err.message, /no stored contact matches: not a race/)
+          return true
+        },
+      )
       assert.equal(store.stats.retries - retriesBefore, 0, 'a fault that a rerun would repeat is not retried')
       // The refused request stored nothing; the value it collided with still answers as before.
       assert.deepEqual((await identifyIn(store, { email: 'same@example.com', phoneNumber: null })).emails, [
