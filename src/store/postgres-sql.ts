@@ -143,15 +143,17 @@ export const prefetchFingerprint = (emails: string, phones: string) =>
   `(${prefetchCte(emails, phones)} SELECT ${fingerprintSql(PREFETCH_ROWS)})`
 
 // One identity, by contact id or value, and the links naming any of its values, in one statement
-// (one snapshot, one round trip): the operator reads cost what `/identify`'s read costs.
+// (one snapshot, one round trip): the operator reads cost what `/identify`'s read costs. `= ANY(ARRAY(…))`,
+// not `IN (SELECT …)`: an OR of two hashed subplans can only be a scan of every link, which also
+// took a table-wide predicate lock that every merge (it inserts a link) conflicted with.
 const identityBy = (root: string) => ({
   text: `WITH c AS (
       SELECT ${STORED_COLUMNS} FROM contact WHERE coalesce(linked_id, id) = ${root} AND deleted_at IS NULL)
     SELECT 'contact' AS kind, c.* FROM c
     UNION ALL
     SELECT 'link', l.id, l.email, l.phone_number, NULL, NULL, ${ms('l.created_at')}, NULL, NULL FROM link l
-    WHERE l.email IN (SELECT email FROM c WHERE email IS NOT NULL)
-       OR l.phone_number IN (SELECT phone_number FROM c WHERE phone_number IS NOT NULL)
+    WHERE l.email = ANY(ARRAY(SELECT email FROM c WHERE email IS NOT NULL))
+       OR l.phone_number = ANY(ARRAY(SELECT phone_number FROM c WHERE phone_number IS NOT NULL))
     ORDER BY kind, created_ms, id`,
 })
 export const IDENTITY_BY = {

@@ -108,7 +108,11 @@ export class PostgresStore implements Store {
       application_name: 'identity-service',
       // Every statement outside an explicit transaction is a serializable transaction of its own,
       // so a read unit can be answered by one statement and an optimistic write by two.
-      options: '-c default_transaction_isolation=serializable',
+      // Prepared statements keep one generic plan: the write's final statement is a large CTE whose
+      // custom plan took ~1.5 ms to make on every request, twice its run time; every statement is
+      // written so that a plan blind to its parameters still reads through an index (the plan test
+      // in test/store/postgres.test.ts and docs/performance.md).
+      options: '-c default_transaction_isolation=serializable -c plan_cache_mode=force_generic_plan',
       ...(statementTimeout > 0
         ? {
             statement_timeout: statementTimeout,
